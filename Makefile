@@ -1,0 +1,33 @@
+# doorward — every target sets up what it needs from nothing.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+EXTRAS  := dev
+PYTEST  := $(PY) -m pytest
+
+.PHONY: test soak bench demo venv clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	HYPOTHESIS_PROFILE=ci $(PYTEST) --durations=20 -m "not soak"
+
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(PYTEST) --durations=20 -m soak --run-soak
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+demo: $(STAMP)
+	$(PY) -m sim.demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache bench/results.json

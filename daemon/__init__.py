@@ -1,0 +1,1 @@
+"""doorward's door controller. Importing this package imports nothing else."""

@@ -1,0 +1,69 @@
+"""The `doorward` command.
+
+Door subcommands live here; the other groups (`sim`, and later `server`, `kiosk`, `enrol`)
+are loaded only when invoked, so running the door never imports the server or the simulator.
+Each group module exposes ``COMMANDS`` (name -> one-line help) and ``main(argv, prog)``.
+Only this module configures logging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# group name -> (module, one-line help). Loaded lazily by name.
+GROUPS: dict[str, tuple[str, str]] = {
+    "sim": ("sim.cli", "simulated hardware: an R30x module on a pty, a simulated Pi"),
+}
+
+# door subcommand -> (module:function taking argv, one-line help). Also loaded lazily.
+DOOR_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _usage() -> str:
+    lines = ["usage: doorward COMMAND [ARGS...]", "", "commands:"]
+    for name, (_, help_text) in sorted(DOOR_COMMANDS.items()):
+        lines.append(f"  {name:<14} {help_text}")
+    lines += ["", "groups (doorward GROUP --help):"]
+    for name, (_, help_text) in sorted(GROUPS.items()):
+        lines.append(f"  {name:<14} {help_text}")
+    return "\n".join(lines)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args[:1] or "--verbose" in args[:1]
+    if verbose:
+        args = args[1:]
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if args else 2
+    _configure_logging(verbose)
+    name, rest = args[0], args[1:]
+    if name in GROUPS:
+        module = importlib.import_module(GROUPS[name][0])
+        return int(module.main(rest, prog=f"doorward {name}") or 0)
+    if name in DOOR_COMMANDS:
+        target, _ = DOOR_COMMANDS[name]
+        module_name, function = target.split(":")
+        return int(getattr(importlib.import_module(module_name), function)(rest) or 0)
+    print(f"doorward: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+def parser_for(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser with doorward's conventions, for subcommands to share."""
+    return argparse.ArgumentParser(prog=prog, description=description)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""GPIO edge: the only importer of RPi.GPIO, and the client of the simulated Pi's hub."""
