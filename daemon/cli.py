@@ -19,7 +19,11 @@ GROUPS: dict[str, tuple[str, str]] = {
 }
 
 # door subcommand -> (module:function taking argv, one-line help). Also loaded lazily.
-DOOR_COMMANDS: dict[str, tuple[str, str]] = {}
+DOOR_COMMANDS: dict[str, tuple[str, str]] = {
+    "relay-safe": ("daemon.hwcommands:relay_safe",
+                   "drive the lock relay to its de-energised level and exit (stop hook)"),
+    "check-config": ("daemon.hwcommands:check_config", "validate the configuration file"),
+}
 
 
 def _usage() -> str:

@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 
-from sim.pinbank import MODES, PinBank, PinError, parse_firmware_line
+from sim.pinbank import MODES, PinBank, PinError, check_pin, parse_firmware_line
 
 PROTOCOL_VERSION = 1
 ROLES = ("gpio", "watch", "control")
@@ -79,6 +79,8 @@ class Hub:
                 raise PinError("a request is a JSON object")
             if conn.role == "gpio" or request.get("role") == "gpio":
                 await self.answering_gpio.wait()  # the stall fault: a hung GPIO call
+                if conn.writer.is_closing():
+                    return  # cut by a reboot while stalled: the request died with its process
             reply = {"ok": True, **(self._dispatch(conn, request) or {})}
         except (PinError, KeyError, TypeError, json.JSONDecodeError) as error:
             reply = {"ok": False, "error": _describe(error)}
@@ -131,7 +133,7 @@ class Hub:
     # -- watch role ---------------------------------------------------------------------
 
     def watch(self, conn: Connection, args: dict) -> None:
-        conn.watched |= {self.bank.pins[p] and p for p in args["pins"] if _known_pin(p)}
+        conn.watched |= {check_pin(pin) for pin in args["pins"]}
 
     # -- control role -------------------------------------------------------------------
 
@@ -142,11 +144,11 @@ class Hub:
         self.bank.undrive(args["pin"])
 
     def level(self, conn: Connection, args: dict) -> dict:
-        state = self.bank.pins[args["pin"]]
+        state = self.bank.pins[check_pin(args["pin"])]
         return {"value": state.level, "mode": state.direction}
 
     def timeline(self, conn: Connection, args: dict) -> dict:
-        return {"timeline": [list(entry) for entry in self.bank.timelines[args["pin"]]]}
+        return {"timeline": [list(entry) for entry in self.bank.timelines[check_pin(args["pin"])]]}
 
     def reboot(self, conn: Connection, args: object) -> None:
         """Power-cycle: every process on the Pi dies, so gpio connections are cut first."""
@@ -178,12 +180,6 @@ CONTROL_REQUESTS = {
     "drive": Hub.drive, "undrive": Hub.undrive, "level": Hub.level, "timeline": Hub.timeline,
     "reboot": Hub.reboot, "fault": Hub.fault, "state": Hub.state,
 }
-
-
-def _known_pin(pin: object) -> bool:
-    if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 27:
-        raise PinError(f"pin {pin!r} is not a BCM GPIO number 0-27")
-    return True
 
 
 def _describe(error: Exception) -> str:
