@@ -95,7 +95,7 @@ def _on_exit(state: DoorState, event: ExitPressed, mono_now: float) -> Step:
 
 def _open_window(state: DoorState, mono_now: float, source: str) -> Step:
     until = mono_now + state.config.unlock_s
-    state = replace(state, unlock_until_mono=until, opened_in_window=False)
+    state = replace(state, unlock_until_mono=until, opened_in_window=state.contact_open)
     return state, [StartTimer(TimerName.RELOCK, until), Journal("unlocked", source)]
 
 
@@ -113,6 +113,8 @@ def _on_timer(state: DoorState, event: Timer, mono_now: float) -> Step:
 def _relock_due(state: DoorState, mono_now: float) -> Step:
     if state.unlock_until_mono is None or mono_now < state.unlock_until_mono:
         return state, []  # stale: the window was closed or extended
+    if state.fire:
+        return replace(state, unlock_until_mono=None), []  # fire release holds the relay anyway
     state, actions = _close_window(state, "timeout")
     return state, [a for a in actions if not isinstance(a, CancelTimer)]
 
@@ -202,7 +204,7 @@ def _on_fire_off(state: DoorState, event: FireOff, mono_now: float) -> Step:
         return state, []
     state = replace(state, fire=False)
     if state.unlock_until_mono is not None and mono_now >= state.unlock_until_mono:
-        state = replace(state, unlock_until_mono=None)  # its relock timer fired during fire
+        state = replace(state, unlock_until_mono=None)  # a relock timer lost during fire
     state, supervise = _start_held_supervision(state, mono_now)
     return state, [Journal("fire_release", "off"), *supervise]
 

@@ -42,6 +42,8 @@ class Connection:
         self.role: str | None = None
         self.name = f"conn#{next(self._ids)}"
         self.watched: set[int] = set()
+        self.requests: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.gone = asyncio.Event()  # EOF seen: the client closed or died
 
     def send(self, message: dict) -> None:
         if not self.writer.is_closing():
@@ -54,6 +56,7 @@ class Hub:
     def __init__(self, bank: PinBank) -> None:
         self.bank = bank
         self.connections: set[Connection] = set()
+        self.handlers: set[asyncio.Task] = set()
         self.answering_gpio = asyncio.Event()
         self.answering_gpio.set()
         bank.listeners.append(self._push_event)
@@ -61,31 +64,64 @@ class Hub:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(writer)
         self.connections.add(conn)
+        self.handlers.add(asyncio.current_task())
+        worker = asyncio.create_task(self._answer_in_order(conn))
         try:
-            while line := await reader.readline():
-                await self._answer(conn, line)
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
-            pass  # a client that died mid-line or sent garbage: treat as a disconnect
+            await self._read_requests(reader, conn)
         finally:
+            conn.gone.set()
+            conn.requests.put_nowait(None)
+            await worker
             self.connections.discard(conn)
             if conn.role == "gpio":
-                self.bank.release(conn.name)
+                self.bank.release(conn.name)  # the kernel's rule for a closed or dead client
             writer.close()
+            self.handlers.discard(asyncio.current_task())
 
-    async def _answer(self, conn: Connection, line: bytes) -> None:
+    @staticmethod
+    async def _read_requests(reader: asyncio.StreamReader, conn: Connection) -> None:
+        # Reading runs apart from answering, so a client that dies while its request is
+        # stalled is still seen to die at once, and its lines released at once.
+        try:
+            while line := await reader.readline():
+                conn.requests.put_nowait(line)
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass  # died mid-line or sent an over-long line: a disconnect
+
+    async def _answer_in_order(self, conn: Connection) -> None:
+        while (line := await conn.requests.get()) is not None:
+            if not await self._answer(conn, line):
+                return
+
+    async def _answer(self, conn: Connection, line: bytes) -> bool:
+        """Answer one request line; False once the client is gone."""
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise PinError("a request is a JSON object")
             if conn.role == "gpio" or request.get("role") == "gpio":
-                await self.answering_gpio.wait()  # the stall fault: a hung GPIO call
-                if conn.writer.is_closing():
-                    return  # cut by a reboot while stalled: the request died with its process
+                if not await self._wait_out_stall(conn):
+                    return False  # the request died with its process
             reply = {"ok": True, **(self._dispatch(conn, request) or {})}
         except (PinError, KeyError, TypeError, json.JSONDecodeError) as error:
             reply = {"ok": False, "error": _describe(error)}
         conn.send(reply)
-        await conn.writer.drain()
+        try:
+            await conn.writer.drain()
+        except ConnectionError:
+            return False
+        return True
+
+    async def _wait_out_stall(self, conn: Connection) -> bool:
+        """Hold a gpio request while the stall fault is on; False if its client went away
+        (closed, died, or cut by a reboot) meanwhile."""
+        if not self.answering_gpio.is_set():
+            waits = {asyncio.create_task(self.answering_gpio.wait()),
+                     asyncio.create_task(conn.gone.wait())}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
+        return not conn.gone.is_set() and not conn.writer.is_closing()
 
     def _dispatch(self, conn: Connection, request: dict) -> dict | None:
         if "hello" in request:
@@ -105,6 +141,14 @@ class Hub:
         conn.role = role
         conn.name = f"{request.get('client', 'unnamed')}#{conn.name}"
         return {"protocol": PROTOCOL_VERSION}
+
+    async def disconnect_all(self) -> None:
+        """Cut every client and let its handler finish (at shutdown)."""
+        for conn in list(self.connections):
+            conn.writer.transport.abort()
+        self.answering_gpio.set()
+        if self.handlers:
+            await asyncio.wait(self.handlers, timeout=1.0)
 
     def _push_event(self, pin: int, level: int, t: float) -> None:
         for conn in list(self.connections):
@@ -148,13 +192,14 @@ class Hub:
         return {"value": state.level, "mode": state.direction}
 
     def timeline(self, conn: Connection, args: dict) -> dict:
-        return {"timeline": [list(entry) for entry in self.bank.timelines[check_pin(args["pin"])]]}
+        timeline = self.bank.timelines[check_pin(args["pin"])]
+        return {"timeline": [list(entry) for entry in timeline]}
 
     def reboot(self, conn: Connection, args: object) -> None:
         """Power-cycle: every process on the Pi dies, so gpio connections are cut first."""
         for other in list(self.connections):
             if other.role == "gpio":
-                other.writer.transport.abort()
+                other.writer.transport.abort()  # as a dead process's descriptors close
         self.answering_gpio.set()  # a power cycle clears a hung GPIO call
         self.bank.power_on()
 
@@ -199,10 +244,14 @@ async def serve(socket_path: str, bank: PinBank) -> None:
         os.unlink(socket_path)  # a stale socket from a killed hub
     server = await asyncio.start_unix_server(hub.handle, path=socket_path)
     print(f"hub ready on {socket_path} ({bank.mode})", flush=True)
-    async with server:
+    try:
         await stopping.wait()
-    if os.path.exists(socket_path):
-        os.unlink(socket_path)
+    finally:
+        server.close()
+        await hub.disconnect_all()  # newer Pythons' wait_closed() waits for every connection
+        await server.wait_closed()
+        if os.path.exists(socket_path):
+            os.unlink(socket_path)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:

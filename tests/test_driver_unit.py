@@ -265,3 +265,10 @@ def test_soft_reset_waits_for_the_ready_byte_then_reverifies() -> None:
     sensor, transport = make(Script(SOFT_RST=ack() + b"\x55"))
     sensor.soft_reset()
     assert transport.commands == [Command.SOFT_RST, Command.VFY_PWD]
+
+
+def test_reset_byte_before_a_reply_discredits_that_reply() -> None:
+    sensor, transport = make(Script(SEARCH=b"\x55" + ack(0x09, bytes(4))), password=7)
+    with pytest.raises(ModuleReset, match="before the SEARCH reply"):
+        sensor.search(1)
+    assert transport.commands == [Command.SEARCH, Command.VFY_PWD]

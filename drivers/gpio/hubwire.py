@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 
 from drivers.gpio.errors import GpioError, GpioTimeout, HubUnavailable
@@ -25,6 +26,7 @@ class HubConnection:
         self.socket_path, self.timeout_s = socket_path, timeout_s
         self._buffer = b""
         self._unanswered = 0
+        self._lock = threading.Lock()  # one request/reply at a time, whichever thread asks
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.settimeout(timeout_s)
@@ -32,19 +34,24 @@ class HubConnection:
         except OSError as error:
             self._sock.close()
             raise HubUnavailable(f"cannot reach the GPIO hub at {socket_path}: {error}") from error
-        self.request({"hello": 1, "role": role, "client": client})
+        try:
+            self.request({"hello": 1, "role": role, "client": client})
+        except GpioError:
+            self._sock.close()
+            raise
 
     def request(self, message: dict, timeout_s: float | None = None) -> dict:
         """Send ``message`` and return its reply; raises GpioTimeout at the deadline and
         GpioError when the hub answers ``ok: false``."""
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
-        self.send(message)
-        self._unanswered += 1
-        while self._unanswered > 1:  # late replies to requests that timed out earlier
-            self.read_message(deadline, what=message)
+        with self._lock:
+            self.send(message)
+            self._unanswered += 1
+            while self._unanswered > 1:  # late replies to requests that timed out earlier
+                self.read_message(deadline, what=message)
+                self._unanswered -= 1
+            reply = self.read_message(deadline, what=message)
             self._unanswered -= 1
-        reply = self.read_message(deadline, what=message)
-        self._unanswered -= 1
         if not reply.get("ok"):
             raise GpioError(f"GPIO hub refused {_name(message)}: {reply.get('error')}")
         return reply

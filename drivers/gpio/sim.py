@@ -73,16 +73,18 @@ class HubWatcher:
         self._callbacks: dict[int, list[EdgeCallback]] = {}
         self._replies: queue.Queue[dict] = queue.Queue()
         self._stopping = threading.Event()
+        self._watch_lock = threading.Lock()  # pairs each watch request with its reply
         self._thread = threading.Thread(target=self._run, name="gpio-hub-watch", daemon=True)
         self._thread.start()
 
     def watch(self, pin: int, callback: EdgeCallback) -> None:
         self._callbacks.setdefault(pin, []).append(callback)
-        self._connection.send({"watch": {"pins": [pin]}})
-        try:
-            reply = self._replies.get(timeout=self._connection.timeout_s)
-        except queue.Empty:
-            raise GpioTimeout(f"GPIO hub did not confirm the watch on pin {pin}") from None
+        with self._watch_lock:
+            self._connection.send({"watch": {"pins": [pin]}})
+            try:
+                reply = self._replies.get(timeout=self._connection.timeout_s)
+            except queue.Empty:
+                raise GpioTimeout(f"GPIO hub did not confirm the watch on pin {pin}") from None
         if not reply.get("ok"):
             raise GpioError(f"GPIO hub refused to watch pin {pin}: {reply.get('error')}")
 

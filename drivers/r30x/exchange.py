@@ -94,13 +94,16 @@ class Exchanger:
     def wait_for_reset_byte(self, timeout_s: float) -> bool:
         """After SoftRst: read until the bare 0x55 ready byte arrives; False on timeout."""
         deadline = self._clock() + timeout_s
-        while (remaining := deadline - self._clock()) > 0:
-            self._deframer.feed(self.transport.read(READ_CHUNK, remaining))
-            self._deframer.next_packet()
+        while True:
+            while self._deframer.next_packet() is not None:
+                self.stats.unsolicited += 1
             if RESET_BYTE in self._deframer.take_stray():
                 self._deframer.clear()
                 return True
-        return False
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return False
+            self._deframer.feed(self.transport.read(READ_CHUNK, remaining))
 
     def forget_input(self) -> None:
         """Drop partial input after a reset: nothing before it can complete."""
@@ -144,7 +147,11 @@ class Exchanger:
             self._after_download = False
             reply = self._skip_spurious_ack(reply, deadline, command.name)
         self._check_ack(command, reply)
-        self._deframer.take_stray()  # noise before the reply says nothing about later resets
+        if RESET_BYTE in self._deframer.take_stray():
+            # The module restarted after our command arrived or just before it was run: the
+            # reply came from empty RAM, so it cannot be trusted.
+            self.stats.resets_seen += 1
+            raise ResetSeen(f"0x55 before the {command.name} reply")
         return reply
 
     def _skip_spurious_ack(self, reply: Packet, deadline: float, what: str) -> Packet:

@@ -143,6 +143,8 @@ class R30xSensor:
             try:
                 reply = self._link.command(command, params, timeout_s)
                 break
+            except ResetSeen as seen:
+                self._recover_from_reset(str(seen))
             except (BadFrame, UnexpectedReply):
                 if attempt == attempts:
                     raise

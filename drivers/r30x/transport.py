@@ -70,8 +70,7 @@ class SerialTransport:
     def write(self, data: bytes) -> None:
         port = self._require()
         try:
-            port.write(data)
-            port.flush()
+            port.write(data)  # blocks until the kernel has it all (write_timeout bounds it)
         except (serial.SerialException, OSError) as error:
             raise PortLost(f"write to {self.name} failed: {error}") from error
 

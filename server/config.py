@@ -1,0 +1,152 @@
+"""The server's TOML configuration: where its database and keys live, clock trust, timings,
+alarm sinks. Owns ``ServerConfig`` and ``load_config``; every error names the key.
+
+``[clock] assume_synchronised = true`` makes the server treat its clock as synchronised
+whatever the kernel says: for labs and CI only, unsafe in production (a server with a wrong
+clock would extend every door's bundle on a wrong time base).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from daemon.bundle import DoorwardError
+
+
+class ServerConfigError(DoorwardError, ValueError):
+    """The server configuration is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class AlarmSinks:
+    webhook_url: str = ""
+    webhook_secret_file: str = ""
+    webhook_timeout_s: float = 3.0
+    syslog_host: str = ""
+    syslog_port: int = 514
+    syslog_transport: str = "udp"  # or "tcp" (RFC 6587 octet counting)
+    syslog_facility: int = 16  # local0
+    retry_max_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    database: Path
+    keys_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    assume_synchronised: bool = False
+    bundle_validity_s: float = 7 * 86400.0
+    max_wait_s: float = 30.0
+    heartbeat_interval_s: float = 30.0
+    missed_heartbeats: int = 3
+    monitor_interval_s: float = 5.0
+    rebuild_interval_s: float = 0.5
+    session_s: float = 12 * 3600.0
+    pairing_code_s: float = 900.0
+    retention_days: float = 3 * 365.0
+    retention_warning_days: float = 30.0
+    max_events_per_request: int = 1000
+    alarms: AlarmSinks = field(default_factory=AlarmSinks)
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.keys_dir / "signing.key"
+
+    @property
+    def data_key_path(self) -> Path:
+        return self.keys_dir / "data.key"
+
+    def with_changes(self, **changes: Any) -> ServerConfig:
+        return replace(self, **changes)
+
+
+# TOML table -> {toml key: (dataclass field, type)}
+_LAYOUT: dict[str, dict[str, tuple[str, type]]] = {
+    "server": {"database": ("database", Path), "keys_dir": ("keys_dir", Path), "host": ("host", str),
+               "port": ("port", int), "tls_certfile": ("tls_certfile", str),
+               "tls_keyfile": ("tls_keyfile", str)},
+    "clock": {"assume_synchronised": ("assume_synchronised", bool)},
+    "bundles": {"validity_s": ("bundle_validity_s", float), "max_wait_s": ("max_wait_s", float),
+                "rebuild_interval_s": ("rebuild_interval_s", float)},
+    "doors": {"heartbeat_interval_s": ("heartbeat_interval_s", float),
+              "missed_heartbeats": ("missed_heartbeats", int),
+              "monitor_interval_s": ("monitor_interval_s", float)},
+    "auth": {"session_s": ("session_s", float), "pairing_code_s": ("pairing_code_s", float)},
+    "retention": {"template_days": ("retention_days", float),
+                  "warning_days": ("retention_warning_days", float)},
+    "events": {"max_per_request": ("max_events_per_request", int)},
+}
+_ALARM_KEYS: dict[str, type] = {
+    "webhook_url": str, "webhook_secret_file": str, "webhook_timeout_s": float,
+    "syslog_host": str, "syslog_port": int, "syslog_transport": str, "syslog_facility": int,
+    "retry_max_s": float,
+}
+
+
+def load_config(path: Path) -> ServerConfig:
+    """Read and validate the server TOML; relative paths are relative to the file."""
+    try:
+        document = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ServerConfigError(f"{path}: {error}") from None
+    return config_from_mapping(document, base=Path(path).parent, source=str(path))
+
+
+def config_from_mapping(document: dict[str, Any], base: Path, source: str = "config") -> ServerConfig:
+    unknown = sorted(set(document) - set(_LAYOUT) - {"alarms"})
+    if unknown:
+        raise ServerConfigError(f"{source}: [{unknown[0]}]: unknown table")
+    values: dict[str, Any] = {}
+    for table, keys in _LAYOUT.items():
+        values.update(_read_table(document.get(table, {}), table, keys, source))
+    for name in ("database", "keys_dir"):
+        if name not in values:
+            raise ServerConfigError(f"{source}: server.{name}: missing")
+        values[name] = (base / values[name]).resolve()
+    alarms = _read_table(document.get("alarms", {}), "alarms",
+                         {key: (key, kind) for key, kind in _ALARM_KEYS.items()}, source)
+    config = ServerConfig(**values, alarms=AlarmSinks(**alarms))
+    _check(config, source)
+    return config
+
+
+def _read_table(table: Any, name: str, keys: dict[str, tuple[str, type]], source: str) -> dict:
+    if not isinstance(table, dict):
+        raise ServerConfigError(f"{source}: [{name}]: expected a table")
+    values = {}
+    for key, raw in table.items():
+        if key not in keys:
+            raise ServerConfigError(f"{source}: {name}.{key}: unknown key (known: {', '.join(keys)})")
+        attribute, kind = keys[key]
+        values[attribute] = _convert(raw, kind, f"{source}: {name}.{key}")
+    return values
+
+
+def _convert(raw: Any, kind: type, where: str) -> Any:
+    if kind is bool and isinstance(raw, bool):
+        return raw
+    if kind in (int, float) and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if kind is int and not isinstance(raw, int):
+            raise ServerConfigError(f"{where}: expected a whole number, got {raw!r}")
+        return kind(raw)
+    if kind in (str, Path) and isinstance(raw, str):
+        return kind(raw)
+    raise ServerConfigError(f"{where}: expected {kind.__name__}, got {raw!r}")
+
+
+def _check(config: ServerConfig, source: str) -> None:
+    positive = ("bundle_validity_s", "heartbeat_interval_s", "monitor_interval_s", "session_s",
+                "pairing_code_s", "retention_days", "rebuild_interval_s")
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise ServerConfigError(f"{source}: {name}: must be > 0")
+    if not 0 <= config.max_wait_s <= 60:
+        raise ServerConfigError(f"{source}: bundles.max_wait_s: must be within 0..60")
+    if config.alarms.syslog_transport not in ("udp", "tcp"):
+        raise ServerConfigError(f"{source}: alarms.syslog_transport: expected udp or tcp")
