@@ -36,7 +36,7 @@ def parse_fault(request: object, now: float) -> FaultSpec | None:
     if request is None:
         return None
     if not isinstance(request, dict):
-        raise ValueError("fault must be an object like {\"kind\": \"drop\", \"rate\": 0.01} or null")
+        raise ValueError('fault must be an object like {"kind": "drop", "rate": 0.01} or null')
     unknown = set(request) - {"kind", "rate", "ms", "direction"}
     if unknown:
         raise ValueError(f"unknown fault field(s): {sorted(unknown)}")

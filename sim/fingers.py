@@ -65,7 +65,8 @@ def _flip_bits(body: bytes, rate: float, rng: random.Random) -> bytes:
 def extract_features(capture: Capture, tag: bytes, feature_size: int) -> bytes:
     """Img2Tz: the feature file of one capture (same capture -> same bytes)."""
     rng = random.Random(capture.noise_seed)
-    body = _flip_bits(identity(capture.finger, tag, feature_size - HEADER_LEN), capture.flip_rate, rng)
+    clean = identity(capture.finger, tag, feature_size - HEADER_LEN)
+    body = _flip_bits(clean, capture.flip_rate, rng)
     quality = 100 - round(capture.flip_rate * 100)
     nonce = capture.noise_seed.to_bytes(8, "big")
     return HEADER.pack(KIND_FEATURE, FORMAT_VERSION, tag, quality, 0, nonce) + body

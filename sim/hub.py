@@ -115,12 +115,13 @@ class Hub:
     async def _wait_out_stall(self, conn: Connection) -> bool:
         """Hold a gpio request while the stall fault is on; False if its client went away
         (closed, died, or cut by a reboot) meanwhile."""
-        if not self.answering_gpio.is_set():
-            waits = {asyncio.create_task(self.answering_gpio.wait()),
-                     asyncio.create_task(conn.gone.wait())}
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for wait in waits:
-                wait.cancel()
+        if self.answering_gpio.is_set():
+            return not conn.writer.is_closing()  # only a reboot or shutdown cuts it here
+        waits = {asyncio.create_task(self.answering_gpio.wait()),
+                 asyncio.create_task(conn.gone.wait())}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
         return not conn.gone.is_set() and not conn.writer.is_closing()
 
     def _dispatch(self, conn: Connection, request: dict) -> dict | None:

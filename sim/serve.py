@@ -22,9 +22,11 @@ log = logging.getLogger("sim.r30x")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Serve a simulated R30x module on a pty.")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Serve a simulated R30x module on a pty."
+    )
     parser.add_argument("--model", choices=sorted(PROFILES), default="r307")
-    parser.add_argument("--link", required=True, help="path of the symlink to the pty (pyserial opens it)")
+    parser.add_argument("--link", required=True, help="symlink to the pty (pyserial opens it)")
     parser.add_argument("--flash", help="JSON file that persists the module's flash")
     parser.add_argument("--control", help="Unix socket path of the JSON-lines control protocol")
     parser.add_argument("--realtime", action="store_true", help="model processing times and baud")

@@ -35,7 +35,8 @@ class Host:
         self.deframer = Deframer()
 
     def send(self, command: int, params: bytes = b"", address: int | None = None) -> None:
-        self.transport.write(encode_command(command, params, self.address if address is None else address))
+        target = self.address if address is None else address
+        self.transport.write(encode_command(command, params, target))
 
     def packet(self, timeout_s: float = REPLY_TIMEOUT_S) -> Packet:
         deadline = time.monotonic() + timeout_s

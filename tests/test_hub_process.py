@@ -123,6 +123,22 @@ def test_a_stalled_hub_times_out_gpio_calls_while_control_still_works(hub_factor
     gpio.close()
 
 
+def test_a_client_gone_during_a_stalled_call_still_releases_its_lines(hub_factory):
+    hub = hub_factory("strict", SAFE_BOOT)
+    gpio = SimGpio(hub.socket_path, timeout_s=0.2, client="hung-daemon")
+    gpio.setup_output(RELAY, 1)
+    hub.control.fault("stall")
+    with pytest.raises(GpioTimeout):
+        gpio.write(RELAY, 0)  # hangs in the hub, still pending there
+    closed_at = time.monotonic()
+    gpio.close()
+    hub.control.wait_until(lambda: hub.control.level(RELAY) == 0)
+    assert hub.control.state()["fault"] == "stall"
+    hub.control.fault(None)  # the dropped request never runs: no write after the release
+    assert hub.control.timeline(RELAY)[-1][0] >= closed_at
+    assert hub.control.pin_state(RELAY)["mode"] == "in"
+
+
 def test_relay_safe_against_a_stalled_hub_fails_clearly(hub_factory, tmp_path):
     hub = hub_factory("strict", SAFE_BOOT)
     config = write_config(tmp_path / "c.toml", hub.socket_path, timeout_s=0.3)

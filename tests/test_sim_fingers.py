@@ -32,13 +32,15 @@ def test_feature_file_layout_and_no_plaintext_name() -> None:
 
 def test_same_capture_gives_same_features_and_captures_differ() -> None:
     capture = fingers.new_capture("alice/right-index", random.Random(3))
-    assert fingers.extract_features(capture, TAG, 256) == fingers.extract_features(capture, TAG, 256)
+    first = fingers.extract_features(capture, TAG, 256)
+    assert first == fingers.extract_features(capture, TAG, 256)
     assert features("alice/right-index", 1) != features("alice/right-index", 2)
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_same_finger_scores_above_every_threshold_and_others_below(seed: int) -> None:
-    a1, a2 = parsed(features("alice/right-index", seed)), parsed(features("alice/right-index", seed + 100))
+    a1 = parsed(features("alice/right-index", seed))
+    a2 = parsed(features("alice/right-index", seed + 100))
     other = parsed(features(f"person-{seed}/thumb", seed + 200))
     same = fingers.score(a1, a2, TAG)
     assert fingers.threshold(5) <= same <= fingers.SCORE_SCALE
@@ -52,7 +54,8 @@ def test_merge_builds_a_checksummed_template_that_matches_later_captures() -> No
     assert template is not None and len(template) == 512
     assert template[0] == fingers.KIND_TEMPLATE and template[6] == 2  # two captures merged
     stored = parsed(template)
-    assert fingers.score(parsed(features("alice/right-index", 9)), stored, TAG) >= fingers.threshold(5)
+    later = parsed(features("alice/right-index", 9))
+    assert fingers.score(later, stored, TAG) >= fingers.threshold(5)
     corrupted = bytearray(template)
     corrupted[100] ^= 0xFF
     assert fingers.parse(bytes(corrupted), 256, 512) is None
