@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from drivers.gpio.hubwire import HubConnection  # the JSON-lines client of every sim socket
 from drivers.r30x.protocol import Command
 from sim.profiles import get_profile, wire_time_s
 
@@ -47,12 +48,13 @@ class SimulatorProcess:
                 raise RuntimeError("the simulator did not start")
             time.sleep(0.02)
 
-    def control(self, request: dict) -> dict:
-        from sim.control import control_request
+        self._control = HubConnection(str(self.control_path), "control", "bench", 5.0)
 
-        return control_request(str(self.control_path), request)
+    def control(self, request: dict) -> dict:
+        return self._control.request(request)
 
     def close(self) -> None:
+        self._control.close()
         self.process.terminate()
         self.process.wait(timeout=10)
 

@@ -57,4 +57,6 @@ class Claim:
         match_confirmed: bool,
         module_identity: str,
     ) -> Claim:
-        return cls(ClaimKind.HIT, page, score, slot_state, finger_id, match_confirmed, module_identity)
+        return cls(
+            ClaimKind.HIT, page, score, slot_state, finger_id, match_confirmed, module_identity
+        )

@@ -3,9 +3,9 @@
 Owns ``Decision``, ``Reason`` (stable codes, documented in docs/reasons.md), ``Feedback``,
 ``Alarm`` and the order in which the rules are checked:
 
-1. the scan itself: no snapshot, reader tamper switch, a lying module (empty slot, hit the
-   1:1 Match did not confirm), lockout (scan ignored), poor image, unknown finger, slot
-   pending deletion or load;
+1. the scan itself: reader tamper switch, a lying module (empty slot, a hit the 1:1 Match
+   did not confirm) even during lockout, then lockout (scan ignored), poor image, unknown
+   finger, slot pending deletion or load, no snapshot yet;
 2. the finger and its user: in the snapshot, made on this module, active;
 3. the snapshot's freshness (offline policy), the user's validity window, lockdown, the zone
    grant and its schedule (clock trust decides what windows mean);
@@ -30,7 +30,7 @@ from daemon.decision_state import (
     PendingFirst,
     clock_is_trusted,
     clock_observed,
-    lockout_cleared,
+    after_grant,
     snapshot_freshness,
 )
 from daemon.schedule import Verdict, schedule_verdict
@@ -124,8 +124,8 @@ def decide(
 ) -> tuple[Decision, DecisionState]:
     """Decide one scan. Returns the decision and the state to pass to the next call."""
     trusted = clock_is_trusted(clock_trusted, wall_now, snapshot)
-    state = replace(clock_observed(state, wall_now, mono_now, trusted),
-                    unknown_awaiting_lift=claim.kind is ClaimKind.UNKNOWN)
+    state = clock_observed(state, wall_now, mono_now, trusted,
+                           unknown_awaiting_lift=claim.kind is ClaimKind.UNKNOWN)
     screened = _screen_scan(claim, state, mono_now)
     if screened is not None:
         if screened.ignored:  # the unknown finger of an ignored scan is no strike either
@@ -151,7 +151,8 @@ def _screen_scan(claim: Claim, state: DecisionState, mono_now: float) -> Decisio
     if claim.kind is ClaimKind.HIT and claim.slot_state is SlotState.EMPTY:
         alarm = Alarm(AlarmKind.TAMPER, f"hit on empty page {claim.page}")
         return _deny(Reason.TAMPER_EMPTY_SLOT, claim, alarms=(alarm,))
-    if claim.kind is ClaimKind.HIT and claim.slot_state is SlotState.ACTIVE and not claim.match_confirmed:
+    active_hit = claim.kind is ClaimKind.HIT and claim.slot_state is SlotState.ACTIVE
+    if active_hit and not claim.match_confirmed:
         alarm = Alarm(AlarmKind.TAMPER, f"1:1 match did not confirm page {claim.page}")
         return _deny(Reason.TAMPER_UNCONFIRMED, claim, alarms=(alarm,))
     if state.locked_out(mono_now):
@@ -221,7 +222,9 @@ def _offline_reason(freshness: Freshness, user: User, snapshot: Snapshot) -> Rea
     return None
 
 
-def _validity_reason(user: User, wall_now: float, trusted: bool, snapshot: Snapshot) -> Reason | None:
+def _validity_reason(
+    user: User, wall_now: float, trusted: bool, snapshot: Snapshot
+) -> Reason | None:
     if not user.has_validity_window:
         return None
     if not trusted:
@@ -234,7 +237,9 @@ def _validity_reason(user: User, wall_now: float, trusted: bool, snapshot: Snaps
     return None
 
 
-def _grant_reason(entry: FingerEntry, wall_now: float, trusted: bool, snapshot: Snapshot) -> Reason | None:
+def _grant_reason(
+    entry: FingerEntry, wall_now: float, trusted: bool, snapshot: Snapshot
+) -> Reason | None:
     schedules = entry.zone_schedules
     if not schedules:
         return Reason.NO_GRANT
@@ -244,7 +249,10 @@ def _grant_reason(entry: FingerEntry, wall_now: float, trusted: bool, snapshot: 
         ignore = snapshot.policy.untrusted_clock == "ignore_windows"
         return None if ignore else Reason.CLOCK_UNTRUSTED
     index = snapshot.index
-    verdicts = {schedule_verdict(s, wall_now, index.tz, index.holidays) for s in schedules}  # type: ignore[arg-type]
+    verdicts = {
+        schedule_verdict(s, wall_now, index.tz, index.holidays)  # type: ignore[arg-type]
+        for s in schedules
+    }
     if Verdict.INSIDE in verdicts:
         return None
     return Reason.HOLIDAY if Verdict.HOLIDAY in verdicts else Reason.OUTSIDE_SCHEDULE
@@ -275,7 +283,7 @@ def _admit(
     reason = _grant_reason_code(entry, freshness)
     decision = Decision(True, reason, Feedback.GRANTED, user_id, claim.finger_id, alarms,
                         under_lockdown=lockdown)
-    return decision, replace(lockout_cleared(state), pending_first=None)
+    return decision, after_grant(state)
 
 
 def _second_person_check(

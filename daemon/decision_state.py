@@ -42,7 +42,9 @@ class DecisionState:
     last_trusted_mono: float | None = None
 
     @classmethod
-    def initial(cls, keyswitch_lockdown: bool = False, tamper_switch: bool = False) -> DecisionState:
+    def initial(
+        cls, keyswitch_lockdown: bool = False, tamper_switch: bool = False
+    ) -> DecisionState:
         """State at boot: no strikes, snapshot from the cache, clock never trusted yet."""
         return cls(keyswitch_lockdown=keyswitch_lockdown, tamper_switch=tamper_switch)
 
@@ -74,9 +76,14 @@ def finger_lifted(state: DecisionState, lockout: LockoutPolicy, mono_now: float)
     )
 
 
-def lockout_cleared(state: DecisionState) -> DecisionState:
-    """A grant resets strikes and the doubling."""
-    return replace(state, unknown_streak=0, lockouts=0, locked_out_until_mono=None)
+def after_grant(state: DecisionState) -> DecisionState:
+    """A grant resets strikes and the doubling, and completes any two-person entry."""
+    if (state.unknown_streak, state.lockouts, state.locked_out_until_mono, state.pending_first) == (
+            0, 0, None, None):
+        return state  # the common case; decide() is on the hot path of every scan
+    return replace(
+        state, unknown_streak=0, lockouts=0, locked_out_until_mono=None, pending_first=None
+    )
 
 
 def snapshot_applied(state: DecisionState, mono_now: float) -> DecisionState:
@@ -88,12 +95,17 @@ def snapshot_applied(state: DecisionState, mono_now: float) -> DecisionState:
 
 
 def clock_observed(
-    state: DecisionState, wall_now: float, mono_now: float, trusted: bool
+    state: DecisionState, wall_now: float, mono_now: float, trusted: bool, **also: object
 ) -> DecisionState:
-    """Remember the newest trusted reading, so that an untrusted stretch can still be timed."""
-    if not trusted:
+    """Remember the newest trusted reading, so that an untrusted stretch can still be timed.
+
+    ``also`` names further fields to change in the same copy (one copy per scan is cheaper).
+    """
+    if trusted:
+        also.update(last_trusted_wall=wall_now, last_trusted_mono=mono_now)
+    if all(getattr(state, name) == value for name, value in also.items()):
         return state
-    return replace(state, last_trusted_wall=wall_now, last_trusted_mono=mono_now)
+    return replace(state, **also)
 
 
 def clock_is_trusted(kernel_synced: bool, wall_now: float, snapshot: Snapshot | None) -> bool:

@@ -165,7 +165,8 @@ def _start_held_supervision(state: DoorState, mono_now: float) -> Step:
     config = state.config
     actions: list[Action] = []
     if config.prealarm_s > 0:
-        actions.append(StartTimer(TimerName.PREALARM, mono_now + config.held_open_s - config.prealarm_s))
+        prealarm_at = mono_now + config.held_open_s - config.prealarm_s
+        actions.append(StartTimer(TimerName.PREALARM, prealarm_at))
     actions.append(StartTimer(TimerName.HELD_OPEN, mono_now + config.held_open_s))
     return state, actions
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from daemon.config import CONFIG_PATH_ENV, default_config_path, load_config
 from daemon.errors import ConfigError
+from daemon.hardware_config import HardwareConfig
 
 EXIT_OK, EXIT_GPIO_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -39,7 +40,7 @@ def relay_safe(argv: list[str]) -> int:
     return _drive_relay_safe(hardware)
 
 
-def _drive_relay_safe(hardware) -> int:
+def _drive_relay_safe(hardware: HardwareConfig) -> int:
     from drivers.gpio import GpioError, open_gpio  # GPIO only once the config is good
 
     relay = hardware.relay

@@ -174,7 +174,9 @@ def _lockout_from(mapping: Any, where: str) -> LockoutPolicy:
               if key in mapping}
     lockout = LockoutPolicy(**values)
     if lockout.max_s < lockout.first_s:
-        raise ConfigError(f"{where}.max_s: {lockout.max_s} is shorter than first_s {lockout.first_s}")
+        raise ConfigError(
+            f"{where}.max_s: {lockout.max_s} is shorter than first_s {lockout.first_s}"
+        )
     return lockout
 
 

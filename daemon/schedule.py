@@ -149,8 +149,10 @@ def _minutes(text: object, allow_24: bool) -> int:
     if not (hours.isdigit() and minutes.isdigit()):
         raise ValueError(f"expected a time as \"HH:MM\", got {text!r}")
     value = int(hours) * 60 + int(minutes)
-    if int(minutes) > 59 or value > MINUTES_PER_DAY or (value == MINUTES_PER_DAY and not allow_24):
-        raise ValueError(f"{text!r} is not a time of day" + (" (24:00 only as an end)" if not allow_24 else ""))
+    if int(minutes) > 59 or value > MINUTES_PER_DAY:
+        raise ValueError(f"{text!r} is not a time of day")
+    if value == MINUTES_PER_DAY and not allow_24:
+        raise ValueError(f"{text!r} is not a time of day (24:00 only as an end)")
     return value
 
 

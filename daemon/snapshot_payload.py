@@ -64,7 +64,9 @@ def snapshot_to_payload(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def _schedule_payload(schedule: Schedule) -> dict[str, Any]:
-    weekly = {name: [p.to_pair() for p in periods] for name, periods in zip(WEEKDAYS, schedule.weekly)}
+    weekly = {
+        name: [p.to_pair() for p in periods] for name, periods in zip(WEEKDAYS, schedule.weekly)
+    }
     return {"id": schedule.schedule_id, "weekly": weekly,
             "holiday": [p.to_pair() for p in schedule.holiday]}
 
@@ -93,7 +95,9 @@ def _zone(value: Any, where: str) -> Zone:
     return Zone(
         zone_id=_text(fields["id"], f"{where}.id"),
         two_person=_flag(fields.get("two_person", False), f"{where}.two_person"),
-        two_person_window_s=None if window is None else _duration(window, f"{where}.two_person_window_s"),
+        two_person_window_s=(
+            None if window is None else _duration(window, f"{where}.two_person_window_s")
+        ),
     )
 
 
@@ -133,7 +137,8 @@ def _user(value: Any, where: str) -> User:
         grants=_items(fields["grants"], f"{where}.grants", _grant),
         fingers=_items(fields["fingers"], f"{where}.fingers", _finger),
     )
-    if user.valid_from is not None and user.valid_until is not None and user.valid_until <= user.valid_from:
+    start, end = user.valid_from, user.valid_until
+    if start is not None and end is not None and end <= start:
         raise SnapshotError(f"{where}.valid_until: not after valid_from")
     return user
 
@@ -150,7 +155,9 @@ def _finger(value: Any, where: str) -> Finger:
                     "sealed_template"}, optional={"duress", "active"})
     digest = fields["template_sha256"]
     if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
-        raise SnapshotError(f"{where}.template_sha256: expected 64 lowercase hex digits, got {digest!r}")
+        raise SnapshotError(
+            f"{where}.template_sha256: expected 64 lowercase hex digits, got {digest!r}"
+        )
     return Finger(
         finger_id=_text(fields["id"], f"{where}.id"),
         module_identity=_text(fields["module_identity"], f"{where}.module_identity"),
@@ -251,4 +258,6 @@ def _date(value: Any, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(_text(value, where))
     except ValueError:
-        raise SnapshotError(f"{where}: expected a local date \"YYYY-MM-DD\", got {value!r}") from None
+        raise SnapshotError(
+            f"{where}: expected a local date \"YYYY-MM-DD\", got {value!r}"
+        ) from None

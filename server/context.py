@@ -41,6 +41,10 @@ class Signals:
         self._set(self.rebuild)
         self._set(self.deliver)
 
+    def alarm(self) -> None:
+        """An alarm was stored outside ``write`` (so without waking the rebuilder)."""
+        self._set(self.deliver)
+
 
 @dataclass
 class ServerContext:

@@ -27,6 +27,12 @@ def _hello(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     return {"protocol": PROTOCOL_VERSION, "model": module.profile.name, "firmware": module.firmware}
 
 
+def _introduction(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    """``role`` and ``client`` beside ``hello``, as the hub's clients send them: accepted so
+    one JSON-lines client (drivers/gpio/hubwire.py) serves both sockets."""
+    return {}
+
+
 def _place(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     if not isinstance(value, str) or not value:
         raise ValueError("place needs a finger name such as \"alice/right-index\"")
@@ -82,8 +88,9 @@ def _state(module: SimulatedR30x, value: Any) -> dict[str, Any]:
 
 
 HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
-    "hello": _hello, "place": _place, "lift": _lift, "fault": _fault, "lie": _lie,
-    "seed": _seed, "messy_rate": _messy_rate, "power_cycle": _power_cycle, "state": _state,
+    "hello": _hello, "role": _introduction, "client": _introduction,
+    "place": _place, "lift": _lift, "fault": _fault, "lie": _lie, "seed": _seed,
+    "messy_rate": _messy_rate, "power_cycle": _power_cycle, "state": _state,
 }
 
 

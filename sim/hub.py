@@ -3,7 +3,7 @@
 ``doorward sim hub --socket PATH [--mode strict|persist] [--firmware-line gpio=N=op,dl ...]``
 (also ``python -m sim.hub``). The pin model, boot defaults and release rule live in
 ``sim/pinbank.py``; this module serves it: JSON lines, one reply per request, in order
-(``docs/hub.md``). Connections say who they are with ``hello``:
+(``docs/simulator.md``, "The simulated Pi"). Connections say who they are with ``hello``:
 
 - ``gpio``: a process driving pins (the daemon's ``sim`` backend, ``doorward relay-safe``).
   When it disconnects - a close, or its death, which the hub sees as EOF - the hub releases

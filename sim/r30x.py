@@ -102,6 +102,7 @@ class SimulatedR30x:
         self.commands = CommandSet(self)
         self._rx = bytearray()
         self._last_rx = 0.0
+        self._rx_line_free_at = 0.0  # when the host's bytes so far have finished arriving
         self._sink: Callable[[Emission], None] | None = None
         self.lock = threading.RLock()
 
@@ -154,8 +155,17 @@ class SimulatedR30x:
         except FrameError as error:
             return self._reject_frame(error, now)
         if packet is not None:
-            self._dispatch(packet, consumed, now)
+            self._dispatch(packet, consumed, self._arrival(now, consumed))
         return consumed
+
+    def _arrival(self, now: float, size: int) -> float:
+        """When the last byte of a ``size``-byte frame has crossed the line: the host's
+        bytes (commands and DownChar data alike) queue behind each other at the baud."""
+        if not self.realtime:
+            return now
+        done = max(now, self._rx_line_free_at) + size * byte_time_s(self.baud)
+        self._rx_line_free_at = done
+        return done
 
     def _reject_frame(self, error: FrameError, now: float) -> int:
         """A bad checksum on a command to us answers 0x01 (the manuals' "error receiving
@@ -166,7 +176,8 @@ class SimulatedR30x:
         self.volatile.download = None  # a corrupted data packet abandons the download
         if kind == PacketType.COMMAND and address == self.flash.address:
             code = self._rx[PREAMBLE_LEN]
-            self._send(code, Reply(Confirmation.PACKET_ERROR), PREAMBLE_LEN + length, now)
+            arrived = self._arrival(now, PREAMBLE_LEN + length)
+            self._send(code, Reply(Confirmation.PACKET_ERROR), arrived)
         return PREAMBLE_LEN + length
 
     def _dispatch(self, packet: Packet, size: int, now: float) -> None:
@@ -184,7 +195,7 @@ class SimulatedR30x:
             reply = Reply(Confirmation.PASSWORD_REQUIRED)
         else:
             reply = self.commands.run(code, packet.params)
-        self._send(code, reply, size, now)
+        self._send(code, reply, now)
 
     def _password_required(self) -> bool:
         return self.flash.password != DEFAULT_PASSWORD and not self.volatile.verified
@@ -207,12 +218,11 @@ class SimulatedR30x:
 
     # ---- sending ----
 
-    def _send(self, code: int, reply: Reply, request_len: int, now: float) -> None:
+    def _send(self, code: int, reply: Reply, arrived: float) -> None:
         processing = reply.processing_s
         if processing is None:
             processing = self.profile.processing_s.get(code, 0.0)  # type: ignore[call-overload]
-        # The command's own bytes took wire time to arrive before processing could start.
-        start = now + self._delay(request_len * byte_time_s(self.baud) + processing)
+        start = arrived + self._delay(processing)  # processing starts once the command is in
         params = reply.params.ljust(reply_payload_len(code) - 1, b"\0")  # fixed reply lengths
         self._emit(encode_ack(reply.code, params, self.flash.address), start)
         if reply.data is not None:

@@ -174,6 +174,7 @@ lock_type = "fail_secure"
 
 [hardware.relay]
 pin = {relay_pin}
+{relay_extra}
 
 [hardware.door_contact]
 pin = 27
@@ -194,9 +195,10 @@ active = "low"
 
 
 def write_config(path: Path, socket_path: str, relay_pin: int = 17,
-                 timeout_s: float = 2.0) -> Path:
+                 timeout_s: float = 2.0, active_low_relay: bool = False) -> Path:
+    relay_extra = 'active = "low"\nactive_low_declared = true' if active_low_relay else ""
     path.write_text(SAMPLE_HARDWARE.format(socket=socket_path, relay_pin=relay_pin,
-                                           timeout_s=timeout_s))
+                                           timeout_s=timeout_s, relay_extra=relay_extra))
     return path
 
 

@@ -46,6 +46,20 @@ def test_relay_stays_de_energised_from_power_on_through_configuration(hub_factor
     assert hub.control.levels(RELAY) == [0, 1, 0]
 
 
+def test_a_declared_active_low_relay_is_held_high_through_boot_and_release(hub_factory,
+                                                                          tmp_path):
+    hub = hub_factory("strict", ("gpio=4=op,dh",))
+    config = write_config(tmp_path / "c.toml", hub.socket_path, relay_pin=4,
+                          active_low_relay=True)
+    hardware = load_config(config).hardware
+    door = DoorHardware(open_gpio(hardware), hardware)
+    door.setup()
+    door.set_relay(True)
+    door.gpio.close()  # released without de-energising: the boot pull-up does it
+    hub.control.wait_until(lambda: hub.control.level(4) == 1)
+    assert hub.control.levels(4) == [1, 0, 1]
+
+
 def test_firmware_lines_apply_at_start(hub_factory):
     hub = hub_factory("persist", ("gpio=4=op,dh", "gpio=20=ip,pu", "gpio=17=op,dl"))
     states = hub.control.state()["pins"]

@@ -83,7 +83,7 @@ def test_cli_rejects_hub_without_pins(tmp_path) -> None:
 
 
 class FakeHub:
-    """Just enough of docs/hub-protocol-draft.md: hello, drive, level, watch + events."""
+    """Just enough of the hub protocol (docs/simulator.md): hello, drive, level, watch + events."""
 
     def __init__(self, path: Path, power_level: int) -> None:
         self.power_level = power_level

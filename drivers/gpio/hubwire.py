@@ -1,6 +1,6 @@
 """One JSON-lines connection to the simulated Pi's hub, with a deadline on every reply.
 
-The wire protocol is in ``docs/hub.md``. Requests are answered one line each, in order, so
+The wire protocol is in ``docs/simulator.md``, "The simulated Pi". Requests are answered one line each, in order, so
 after a request times out its late reply is still owed: the connection counts unanswered
 requests and discards that many replies before reading the next, instead of handing a stale
 answer to the wrong caller. Unix sockets only.

@@ -1,0 +1,127 @@
+"""Event intake and heartbeats from doors and stations.
+
+Owns ``ingest``: events arrive oldest first, keyed by (device, journal id, sequence);
+duplicates are ignored, the highest contiguous sequence is acknowledged, a gap stops the
+batch and is answered with the expected sequence (409), and the hash chain is checked: a
+break is stored, flagged and raised as a chain-break alarm (the events are kept: losing them
+would hide what happened). Alarm-worthy kinds become alarms in the same transaction.
+
+Also owns ``heartbeat``: the device's state, and the removals its versions confirm.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon import bundle
+from server import alarms
+from server.errors import Invalid
+
+GRANT_KINDS = ("granted", "granted_duress")
+
+
+@dataclass
+class IngestResult:
+    acknowledged: dict[str, int] = field(default_factory=dict)  # journal id -> highest seq
+    accepted: int = 0
+    duplicates: int = 0
+    chain_breaks: int = 0
+    gap: dict[str, Any] | None = None  # {"journal_id", "expected_seq", "got_seq"}
+
+
+def _parse(raw: dict[str, Any], position: int, device_id: str) -> bundle.Event:
+    try:
+        event = bundle.Event.from_dict(raw)
+    except bundle.BundleFormatError as error:
+        raise Invalid(f"events[{position}]", str(error)) from None
+    if event.door_id != device_id:
+        raise Invalid(f"events[{position}].door_id", "not the authenticated device")
+    return event
+
+
+class _Journals:
+    """Cursor per journal for one batch: (last seq, last hash), read once, written at the end."""
+
+    def __init__(self, conn: sqlite3.Connection, device_id: str) -> None:
+        self.conn, self.device_id, self.cursors = conn, device_id, {}
+
+    def cursor(self, journal_id: str) -> tuple[int, str]:
+        if journal_id not in self.cursors:
+            row = self.conn.execute("SELECT last_seq, last_hash FROM journals WHERE device_id = ? AND"
+                                    " journal_id = ?", (self.device_id, journal_id)).fetchone()
+            self.cursors[journal_id] = (row[0], row[1]) if row else (0, bundle.GENESIS_HASH)
+        return self.cursors[journal_id]
+
+    def save(self) -> None:
+        self.conn.executemany(
+            "INSERT INTO journals (device_id, journal_id, last_seq, last_hash) VALUES (?,?,?,?)"
+            " ON CONFLICT (device_id, journal_id) DO UPDATE SET last_seq = excluded.last_seq,"
+            " last_hash = excluded.last_hash",
+            [(self.device_id, j, seq, digest) for j, (seq, digest) in self.cursors.items()])
+
+
+def ingest(conn: sqlite3.Connection, now: float, device_id: str, raw_events: list[dict[str, Any]],
+           sinks: list[str]) -> IngestResult:
+    events = [_parse(raw, position, device_id) for position, raw in enumerate(raw_events)]
+    journals, result = _Journals(conn, device_id), IngestResult()
+    for event in events:
+        last_seq, last_hash = journals.cursor(event.journal_id)
+        if event.seq <= last_seq:
+            result.duplicates += 1
+            continue
+        if event.seq != last_seq + 1:
+            result.gap = {"journal_id": event.journal_id, "expected_seq": last_seq + 1, "got_seq": event.seq}
+            break
+        chain_ok = event.prev_hash == last_hash and bundle.chain_hash(last_hash, event) == event.hash
+        _store(conn, now, event, chain_ok, sinks)
+        journals.cursors[event.journal_id] = (event.seq, event.hash)
+        result.accepted += 1
+        result.chain_breaks += not chain_ok
+    journals.save()
+    result.acknowledged = {j: seq for j, (seq, _) in journals.cursors.items()}
+    return result
+
+
+def _store(conn: sqlite3.Connection, now: float, event: bundle.Event, chain_ok: bool,
+           sinks: list[str]) -> None:
+    detail = json.dumps(event.detail, sort_keys=True)
+    conn.execute("INSERT INTO events (device_id, journal_id, seq, at, kind, detail, prev_hash, hash,"
+                 " chain_ok, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 (event.door_id, event.journal_id, event.seq, event.at, event.kind, detail,
+                  event.prev_hash, event.hash, int(chain_ok), now))
+    reference = {"journal_id": event.journal_id, "seq": event.seq, "at": event.at}
+    if not chain_ok:
+        alarms.raise_alarm(conn, now, sinks, "chain_break", event.door_id,
+                           {**reference, "reason": "prev_hash or hash does not check"})
+    kind = alarms.alarm_kind_of(event.kind, event.detail)
+    if kind is not None:
+        alarms.raise_alarm(conn, now, sinks, kind, event.door_id,
+                           {**reference, "event_kind": event.kind, "event": event.detail})
+    finger_id = event.detail.get("finger_id")
+    if event.kind in GRANT_KINDS and isinstance(finger_id, str):
+        conn.execute("UPDATE fingers SET last_used_at = ? WHERE id = ?", (now, finger_id))
+
+
+def heartbeat(conn: sqlite3.Connection, now: float, device_id: str, report: dict[str, Any]) -> None:
+    """Store the device's report; versions confirm removals from cache and module."""
+    conn.execute(
+        "UPDATE devices SET last_heartbeat_at = ?, heartbeat = ?, applied_version = ?,"
+        " reconciled_version = ?, reported_module_identity = ?, offline_alarmed = 0 WHERE id = ?",
+        (now, json.dumps(report, sort_keys=True), report.get("applied_version"),
+         report.get("reconciled_version"), report.get("module_identity"), device_id))
+    for column, version in (("cache_confirmed_at", report.get("applied_version")),
+                            ("module_confirmed_at", report.get("reconciled_version"))):
+        if version is not None:
+            conn.execute(f"UPDATE removals SET {column} = ? WHERE device_id = ? AND version <= ?"
+                         f" AND {column} IS NULL", (now, device_id, version))
+
+
+def list_events(conn: sqlite3.Connection, device_id: str | None, limit: int) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM events" + (" WHERE device_id = ?" if device_id else "") + \
+          " ORDER BY received_at DESC, seq DESC LIMIT ?"
+    rows = conn.execute(sql, ((device_id,) if device_id else ()) + (limit,))
+    return [{**dict(row), "detail": json.loads(row["detail"]), "chain_ok": bool(row["chain_ok"])}
+            for row in rows]

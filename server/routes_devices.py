@@ -1,0 +1,75 @@
+"""API: doors and stations (one router per kind), pairing codes, capacity and removals."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from server import devices, pairing
+from server.auth import Principal
+from server.context import ServerContext
+from server.deps import ADMIN, READ, READ_PEOPLE, get_ctx
+from server.directory import fetch
+from server.errors import NotFound
+from server.models import DeviceBody, DevicePatch
+
+
+def _device(ctx: ServerContext, kind: str, ident: str):
+    row = fetch(ctx.read(), "devices", ident, kind)
+    if row["kind"] != kind:
+        raise NotFound(kind, ident)
+    return row
+
+
+def _offline_after_s(ctx: ServerContext) -> float:
+    return ctx.config.heartbeat_interval_s * ctx.config.missed_heartbeats
+
+
+def device_router(kind: str) -> APIRouter:
+    """``/api/v1/doors`` or ``/api/v1/stations``: the same operations on either kind."""
+    router = APIRouter(prefix=f"/api/v1/{kind}s", tags=[f"{kind}s"])
+
+    @router.post("", status_code=201)
+    def create(body: DeviceBody, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+        with ctx.write() as conn:
+            ident = devices.create_device(
+                conn, ctx.clock.now(), who.actor, kind=kind, name=body.name, site_id=body.site_id,
+                zone_id=body.zone_id, module_identity=body.module_identity,
+                capacity_templates=body.capacity, policy=body.policy)
+        return {"id": ident}
+
+    @router.get("")
+    def list_all(who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+        conn, now = ctx.read(), ctx.clock.now()
+        rows = conn.execute("SELECT * FROM devices WHERE kind = ? ORDER BY name", (kind,)).fetchall()
+        return [devices.device_view(conn, row, now, _offline_after_s(ctx)) for row in rows]
+
+    @router.get("/{ident}")
+    def show(ident: str, who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> dict:
+        return devices.device_view(ctx.read(), _device(ctx, kind, ident), ctx.clock.now(), _offline_after_s(ctx))
+
+    @router.patch("/{ident}")
+    def update(ident: str, body: DevicePatch, who: Principal = Depends(ADMIN),
+               ctx: ServerContext = Depends(get_ctx)) -> dict:
+        _device(ctx, kind, ident)
+        with ctx.write() as conn:
+            devices.update_device(conn, ctx.clock.now(), who.actor, ident, body.model_dump(exclude_unset=True))
+        return {"id": ident}
+
+    @router.post("/{ident}/pairing-codes", status_code=201)
+    def pairing_code(ident: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+        _device(ctx, kind, ident)
+        with ctx.write() as conn:
+            code, expires_at = pairing.create_code(conn, ctx.clock.now(), who.actor, ident,
+                                                   ctx.config.pairing_code_s)
+        return {"code": code, "expires_at": expires_at, "server_key_fingerprint": ctx.keys.fingerprint}
+
+    @router.get("/{ident}/capacity")
+    def capacity(ident: str, who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> dict:
+        return devices.capacity_report(ctx.read(), _device(ctx, kind, ident), ctx.clock.now())
+
+    @router.get("/{ident}/removals")
+    def removals(ident: str, who: Principal = Depends(READ), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+        _device(ctx, kind, ident)
+        return devices.removals(ctx.read(), "device_id = ?", (ident,))
+
+    return router

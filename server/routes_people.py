@@ -1,0 +1,113 @@
+"""API: people, consent, fingers, the kiosk's atomic enrolment, grants, retention, removals."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from server import devices, directory, people
+from server.auth import Principal
+from server.context import ServerContext
+from server.deps import ADMIN, ENROL, READ, READ_PEOPLE, get_ctx
+from server.errors import Invalid
+from server.models import ConsentBody, EnrolmentBody, FingerBody, GrantBody, PersonBody, PersonPatch
+
+router = APIRouter(prefix="/api/v1", tags=["people"])
+
+
+def _finger(body: FingerBody) -> people.NewFinger:
+    return people.NewFinger(body.name, body.module_identity, body.template, body.duress)
+
+
+@router.post("/people", status_code=201)
+def create_person(body: PersonBody, who: Principal = Depends(ENROL), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    with ctx.write() as conn:
+        return {"id": people.create_person(conn, ctx.clock.now(), who.actor, **body.model_dump())}
+
+
+@router.get("/people")
+def list_people(limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0),
+                who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+    return directory.list_rows(ctx.read(), "SELECT id, name, active, valid_from, valid_until, consent_at"
+                               " FROM users ORDER BY name, id LIMIT ? OFFSET ?", (limit, offset))
+
+
+@router.get("/people/{person_id}")
+def show_person(person_id: str, who: Principal = Depends(READ_PEOPLE),
+                ctx: ServerContext = Depends(get_ctx)) -> dict:
+    return people.person_view(ctx.read(), person_id)
+
+
+@router.patch("/people/{person_id}")
+def update_person(person_id: str, body: PersonPatch, who: Principal = Depends(ADMIN),
+                  ctx: ServerContext = Depends(get_ctx)) -> dict:
+    with ctx.write() as conn:
+        people.update_person(conn, ctx.clock.now(), who.actor, person_id, body.model_dump(exclude_unset=True))
+    return {"id": person_id}
+
+
+@router.delete("/people/{person_id}", status_code=202)
+def delete_person(person_id: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    """Erase a person. Doors confirm removal later: see ``GET /people/{id}/removals``."""
+    with ctx.write() as conn:
+        people.delete_person(conn, ctx.clock.now(), who.actor, person_id)
+    return {"id": person_id, "removals": f"/api/v1/people/{person_id}/removals"}
+
+
+@router.get("/people/{person_id}/removals")
+def person_removals(person_id: str, who: Principal = Depends(READ), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+    return devices.removals(ctx.read(), "user_id = ?", (person_id,))
+
+
+@router.post("/people/{person_id}/consent", status_code=201)
+def record_consent(person_id: str, body: ConsentBody, who: Principal = Depends(ENROL),
+                   ctx: ServerContext = Depends(get_ctx)) -> dict:
+    with ctx.write() as conn:
+        people.record_consent(conn, ctx.clock.now(), who.actor, person_id, body.reference)
+    return {"id": person_id}
+
+
+@router.post("/people/{person_id}/fingers", status_code=201)
+def add_finger(person_id: str, body: FingerBody, who: Principal = Depends(ENROL),
+               ctx: ServerContext = Depends(get_ctx)) -> dict:
+    with ctx.write() as conn:
+        return {"id": people.add_finger(conn, ctx.clock.now(), who.actor, ctx.keys.data, person_id, _finger(body))}
+
+
+@router.delete("/fingers/{finger_id}", status_code=202)
+def delete_finger(finger_id: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    with ctx.write() as conn:
+        people.delete_finger(conn, ctx.clock.now(), who.actor, finger_id)
+    return {"id": finger_id}
+
+
+@router.post("/enrolments", status_code=201)
+def enrol(body: EnrolmentBody, who: Principal = Depends(ENROL), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    """The kiosk's one call: person (new or existing), consent and fingers; all or nothing."""
+    if (body.person is None) == (body.person_id is None):
+        raise Invalid("person", "give exactly one of person and person_id")
+    person = {"id": body.person_id} if body.person_id else body.person.model_dump()
+    with ctx.write() as conn:
+        return people.enrol(conn, ctx.clock.now(), who.actor, ctx.keys.data, person=person,
+                            consent_reference=body.consent.reference,
+                            fingers=[_finger(f) for f in body.fingers])
+
+
+@router.post("/grants", status_code=201)
+def create_grant(body: GrantBody, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    with ctx.write() as conn:
+        return {"id": people.add_grant(conn, ctx.clock.now(), who.actor, body.person_id, body.zone_id,
+                                       body.schedule_id)}
+
+
+@router.delete("/grants/{grant_id}", status_code=204)
+def revoke_grant(grant_id: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> None:
+    with ctx.write() as conn:
+        people.revoke_grant(conn, ctx.clock.now(), who.actor, grant_id)
+
+
+@router.get("/retention")
+def retention(who: Principal = Depends(READ), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+    """Fingers warned for deletion: unused for nearly the retention period."""
+    return directory.list_rows(
+        ctx.read(), "SELECT id, user_id, name, enrolled_at, last_used_at, retention_warned_at FROM fingers"
+        " WHERE retention_warned_at IS NOT NULL ORDER BY retention_warned_at")

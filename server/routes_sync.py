@@ -1,0 +1,85 @@
+"""API of doors and stations: pairing, the bundle long-poll, events and heartbeats.
+
+The bundle endpoint is async: a held poll awaits the device's asyncio.Event and holds no
+worker thread; only the short database reads run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from server import alarms, events, pairing
+from server.auth import Principal
+from server.bundles import BundleService
+from server.context import ServerContext
+from server.deps import DEVICE, get_bundles, get_ctx, get_notifier
+from server.models import EventsBody, HeartbeatBody, PairBody
+from server.notifier import BundleNotifier
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+BUNDLE_TYPE = "application/vnd.doorward.bundle+json"
+
+
+@router.get("/health", tags=["server"])
+def health(ctx: ServerContext = Depends(get_ctx)) -> dict:
+    return {"status": "ok", "clock_synchronised": ctx.clock.synchronised(),
+            "server_key_id": ctx.keys.key_id, "server_key_fingerprint": ctx.keys.fingerprint}
+
+
+@router.post("/pair", status_code=201)
+def pair(body: PairBody, ctx: ServerContext = Depends(get_ctx)) -> dict:
+    """Redeem a one-time pairing code: register keys, receive the device token."""
+    request = pairing.PairRequest(
+        code=body.code, x25519_public=body.x25519_public, module_identity=body.module_identity,
+        signing_public=body.signing_public,
+        module_password=body.module_password.encode() if body.module_password else None)
+    with ctx.write() as conn:
+        return pairing.pair(conn, ctx.clock.now(), ctx.keys, request)
+
+
+@router.get("/device/bundle", response_class=Response,
+            responses={200: {"content": {BUNDLE_TYPE: {}}}, 304: {"description": "unchanged"}})
+async def bundle(wait: float = Query(0, ge=0, le=30), if_none_match: str | None = Header(None),
+                 who: Principal = Depends(DEVICE), ctx: ServerContext = Depends(get_ctx),
+                 bundles: BundleService = Depends(get_bundles),
+                 notifier: BundleNotifier = Depends(get_notifier)) -> Response:
+    """The device's signed bundle. With ``If-None-Match`` equal to the current ETag and
+    ``wait`` > 0, held until something affecting the device changes (at most ``wait`` s)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(wait, ctx.config.max_wait_s)
+    while True:
+        changed = notifier.waiter(who.ident)  # taken before the check: no lost wake-up
+        current = await asyncio.to_thread(bundles.ensure_current, who.ident)
+        if current.etag != if_none_match:
+            envelope = await asyncio.to_thread(bundles.envelope, who.ident)
+            return Response(envelope, media_type=BUNDLE_TYPE, headers={"ETag": current.etag})
+        remaining = deadline - loop.time()
+        if remaining <= 0 or not await notifier.wait(changed, remaining):
+            return Response(status_code=304, headers={"ETag": current.etag})
+
+
+@router.post("/device/events")
+def post_events(body: EventsBody, who: Principal = Depends(DEVICE), ctx: ServerContext = Depends(get_ctx)):
+    """Oldest first. Answers the highest contiguous sequence per journal; a gap is a 409
+    carrying the expected sequence (events before the gap are kept)."""
+    with ctx.write() as conn:
+        result = events.ingest(conn, ctx.clock.now(), who.ident, [e.model_dump() for e in body.events],
+                               alarms.sinks_of(ctx.config.alarms))
+    answer = {"acknowledged": result.acknowledged, "accepted": result.accepted,
+              "duplicates": result.duplicates, "chain_breaks": result.chain_breaks}
+    if result.gap is not None:
+        return JSONResponse({"detail": f"sequence gap in journal {result.gap['journal_id']!r}: expected"
+                             f" {result.gap['expected_seq']}, got {result.gap['got_seq']}",
+                             **result.gap, **answer}, status_code=409)
+    return answer
+
+
+@router.post("/device/heartbeat")
+def heartbeat(body: HeartbeatBody, who: Principal = Depends(DEVICE), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    now = ctx.clock.now()
+    with ctx.write() as conn:
+        events.heartbeat(conn, now, who.ident, body.model_dump())
+    return {"server_time": now, "clock_synchronised": ctx.clock.synchronised()}
