@@ -2,7 +2,7 @@
 
 Owns ``BundleService``. A device gets a new bundle when something affecting it changed (its
 ``dirty`` counter), when none exists, or when half its validity has passed. Versions never
-go backwards, also after a restore: ``max(last + 1, server time in µs)``. While the server
+go backwards, also after a restore (``server.versions``). While the server
 clock is not synchronised no bundle extends ``expires_at``: changes (revocations, lockdowns)
 still go out with the old expiry, and a server-clock alarm is raised.
 
@@ -25,6 +25,7 @@ from server.bundle_payload import Issue, build_payload
 from server.context import ServerContext
 from server.errors import NotFound, Unavailable
 from server.keys import template_context
+from server.versions import VersionFloor, next_version
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,12 @@ def etag_of(version: int) -> str:
     return f'"{version}"'
 
 
-def next_version(last: int, now: float) -> int:
-    return max(last + 1, int(now * 1_000_000))
-
-
 class BundleService:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.floor = VersionFloor(ctx.config.keys_dir / "bundle-version.floor")
 
     def _lock(self, device_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -89,7 +87,7 @@ class BundleService:
         return self.ctx.clock.now() < previous.issued_at + half_life
 
     def _issue(self, device: sqlite3.Row, previous: StoredBundle | None, now: float) -> Issue | None:
-        version = next_version(device["last_version"], now)
+        version = next_version(device["last_version"], self.floor.value, now)
         if self.ctx.clock.synchronised():
             return Issue(version, now, now + self.ctx.config.bundle_validity_s)
         self._raise_clock_alarm(device["id"], now)
@@ -133,6 +131,7 @@ class BundleService:
 
     def _store(self, device: sqlite3.Row, issue: Issue, envelope: bytes, fingers: dict[str, str],
                now: float) -> StoredBundle | None:
+        self.floor.raise_to(issue.version)  # before the bundle exists, so no restore can undercut it
         with self.ctx.db.transaction() as conn:
             claimed = conn.execute(
                 "UPDATE devices SET last_version = ?, dirty = dirty - ? WHERE id = ? AND last_version = ?",

@@ -20,6 +20,9 @@ from tests.access_builders import (
     HOLIDAY_MORNINGS, ISSUED_AT, MODULE, OFFICE, OTHER_MODULE, ZONE, finger, payload,
 )
 
+# ~200 examples keep the suite well under a minute; the soak profile's larger count still wins.
+PROPERTY_SETTINGS = settings(max_examples=max(200, settings.default.max_examples))
+
 BERLIN = ZoneInfo("Europe/Berlin")
 SCHEDULES = {s["id"]: s for s in (OFFICE, HOLIDAY_MORNINGS)}
 HOLIDAYS = {dt.date(2026, 12, 25)}
@@ -141,7 +144,7 @@ def allowed_by_oracle(claim: Claim, snap: Snapshot, state: DecisionState, wall: 
                for g in zone_grants)
 
 
-@settings(max_examples=200)
+@PROPERTY_SETTINGS
 @given(st.data(), snapshots(), states(), instants, mostly(True, False))
 def test_no_grant_without_active_slot_and_a_zone_grant_valid_then(data, snap, state, wall, trusted) -> None:
     claim = data.draw(claims(snap))
@@ -153,7 +156,7 @@ def test_no_grant_without_active_slot_and_a_zone_grant_valid_then(data, snap, st
     assert decision.granted == (decision.visible is Feedback.GRANTED)
 
 
-@settings(max_examples=200)
+@PROPERTY_SETTINGS
 @given(st.data(), snapshots(), states(), instants, mostly(True, False))
 def test_the_oracle_and_decide_agree_where_nothing_else_intervenes(data, snap, state, wall, trusted) -> None:
     """The converse, for ordinary zones and a fresh snapshot on a trusted clock."""

@@ -16,6 +16,9 @@ from daemon.door_types import (
     LockdownOff, LockdownOn, SetRelay, StartTimer, TamperOff, TamperOn, Timer,
 )
 
+# ~200 examples keep the suite well under a minute; the soak profile's larger count still wins.
+PROPERTY_SETTINGS = settings(max_examples=max(200, settings.default.max_examples))
+
 GRANTED = Grant(Decision(True, Reason.GRANTED, Feedback.GRANTED, "u-1", "f-1"))
 LOCKDOWN_GRANT = Grant(Decision(True, Reason.GRANTED, Feedback.GRANTED, "u-s", "f-s",
                                 under_lockdown=True))
@@ -87,7 +90,7 @@ class Controller:
         assert self.now - self.last_unlock_request <= self.state.config.unlock_s
 
 
-@settings(max_examples=200)
+@PROPERTY_SETTINGS
 @given(configs, sequences)
 def test_relay_never_stays_energised_past_the_unlock_time_except_fire(config, steps) -> None:
     controller = Controller(config)
@@ -99,7 +102,7 @@ def test_relay_never_stays_energised_past_the_unlock_time_except_fire(config, st
     assert controller.relay == controller.fire_input
 
 
-@settings(max_examples=200)
+@PROPERTY_SETTINGS
 @given(configs, sequences, st.booleans(), st.booleans())
 def test_exit_button_always_frees_the_door_in_lockdown(config, steps, tamper, open_door) -> None:
     controller = Controller(config)
@@ -114,7 +117,7 @@ def test_exit_button_always_frees_the_door_in_lockdown(config, steps, tamper, op
     assert controller.relay is True  # for the whole unlock time, door open or not
 
 
-@settings(max_examples=200)
+@PROPERTY_SETTINGS
 @given(configs, sequences)
 def test_under_lockdown_an_ordinary_grant_never_energises_the_relay(config, steps) -> None:
     controller = Controller(config)
@@ -122,6 +125,7 @@ def test_under_lockdown_an_ordinary_grant_never_energises_the_relay(config, step
         controller.advance(gap_s)
         controller.send(event)
     controller.send(LockdownOn())
-    was_energised = controller.relay
-    controller.send(GRANTED)
-    assert controller.relay == was_energised == controller.fire_input
+    was_energised = controller.relay  # fire release, or a lockdown grant's window still open
+    actions = controller.send(GRANTED)
+    assert controller.relay == was_energised
+    assert not any(isinstance(a, (SetRelay, StartTimer)) for a in actions)

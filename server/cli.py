@@ -1,0 +1,44 @@
+"""`doorward server ...`: run and administer the central server from a shell.
+
+Loaded only when the group is invoked. Each subcommand module has ``main(argv, prog)``.
+Commands other than ``run`` work on the database directly (as ``cli:<unix user>`` in the
+audit log); a running server picks their changes up within ``rebuild_interval_s``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("server.cli_setup", "create the keys (0600) and database; print the key fingerprint"),
+    "run": ("server.cli_setup", "serve the API and the door sync"),
+    "backup": ("server.cli_setup", "copy the database (SQLite online backup)"),
+    "restore": ("server.cli_setup", "replace the database with a backup (server stopped)"),
+    "add-admin": ("server.cli_setup", "create an admin, enroller or auditor account"),
+    "site": ("server.cli_directory", "add, list or change sites (time zone)"),
+    "zone": ("server.cli_directory", "add, list or change zones; lockdown"),
+    "door": ("server.cli_directory", "add, list, show or change doors and stations"),
+    "pairing-code": ("server.cli_directory", "make a one-time pairing code for a door or station"),
+    "person": ("server.cli_people", "add, list, show or delete people; record consent"),
+    "grant": ("server.cli_people", "grant a person a zone (optionally on a schedule)"),
+    "revoke": ("server.cli_people", "revoke a grant"),
+    "alarms": ("server.cli_people", "list, acknowledge or clear alarms"),
+}
+
+
+def usage(prog: str) -> str:
+    lines = [f"usage: {prog} COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<13} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str], prog: str = "doorward server") -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(prog))
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"{prog}: unknown command {name!r}\n\n{usage(prog)}")
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main([name, *rest], prog=prog) or 0)

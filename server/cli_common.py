@@ -1,0 +1,61 @@
+"""What the server's subcommands share: the ``--config`` option, opening the context,
+running a write as the CLI actor, and printing errors without tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from server.clock import SystemClock
+from server.config import ServerConfig, ServerConfigError, load_config
+from server.context import ServerContext
+from server.db import Database
+from server.errors import ServiceError
+from server.keys import load_keys
+
+DEFAULT_CONFIG = Path("/etc/doorward/server.toml")
+
+
+def config_path_default() -> Path:
+    return Path(os.environ.get("DOORWARD_SERVER_CONFIG", DEFAULT_CONFIG))
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=config_path_default(),
+                        help="server TOML (default: $DOORWARD_SERVER_CONFIG or /etc/doorward/server.toml)")
+
+
+def actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def open_context(config: ServerConfig) -> ServerContext:
+    db = Database(config.database)
+    db.migrate()
+    return ServerContext(config=config, clock=SystemClock(config.assume_synchronised), db=db,
+                         keys=load_keys(config.signing_key_path, config.data_key_path))
+
+
+@contextmanager
+def guarded(prog: str) -> Iterator[None]:
+    """Print a service or configuration error as one line and exit 1."""
+    try:
+        yield
+    except (ServiceError, ServerConfigError, OSError, ValueError, RuntimeError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def load(args: argparse.Namespace, prog: str) -> ServerConfig:
+    with guarded(prog):
+        return load_config(args.config)
+
+
+def show(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))

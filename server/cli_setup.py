@@ -1,0 +1,141 @@
+"""`doorward server init | run | backup | restore | add-admin`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+from server import auth, backup
+from server.cli_common import actor, add_config_option, guarded, load, open_context
+from server.context import audit
+from server.keys import create_keys
+
+log = logging.getLogger(__name__)
+
+CONFIG_TEMPLATE = """\
+# doorward central server: see docs/server.md
+[server]
+database = "{database}"
+keys_dir = "{keys_dir}"       # keep apart from database backups
+host = "127.0.0.1"            # put a TLS terminator in front, or set tls_certfile/tls_keyfile
+port = 8443
+
+[clock]
+assume_synchronised = false   # true only in labs and CI: UNSAFE in production
+
+[alarms]
+webhook_url = ""
+webhook_secret_file = "{keys_dir}/webhook.secret"
+syslog_host = ""
+syslog_port = 514
+syslog_transport = "udp"
+"""
+
+
+def init(args: argparse.Namespace, prog: str) -> int:
+    if not args.config.exists():
+        data_dir = args.data_dir.resolve()
+        keys_dir = args.config.resolve().parent / "server-keys"
+        args.config.parent.mkdir(parents=True, exist_ok=True)
+        args.config.write_text(CONFIG_TEMPLATE.format(database=data_dir / "server.db", keys_dir=keys_dir))
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        print(f"wrote {args.config}")
+    config = load(args, prog)
+    with guarded(prog):
+        keys = create_keys(config.signing_key_path, config.data_key_path)
+        secret = config.keys_dir / "webhook.secret"
+        if not secret.exists():
+            secret.touch(mode=0o600)
+            secret.write_text(secrets.token_hex(32) + "\n")
+        open_context(config).db.close()
+    print(f"signing key:  {config.signing_key_path}\ndata key:     {config.data_key_path}")
+    print(f"database:     {config.database}")
+    print(f"server key fingerprint (read this to each door at pairing):\n  {keys.fingerprint}")
+    return 0
+
+
+def run(args: argparse.Namespace, prog: str) -> int:
+    import uvicorn  # only the run command needs the ASGI server
+
+    from server.app import create_app
+    from server.clock import SystemClock
+
+    config = load(args, prog)
+    lock = backup.ServerLock(config.database)
+    if not lock.acquire():
+        print(f"{prog}: another server holds {lock.path}", file=sys.stderr)
+        return 1
+    clock = SystemClock(config.assume_synchronised)
+    if config.assume_synchronised:
+        log.warning("[clock] assume_synchronised is set: UNSAFE outside labs and CI")
+    with guarded(prog):
+        app = create_app(config, clock)
+    tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile} if config.tls_certfile else {}
+    try:
+        uvicorn.run(app, host=args.host or config.host, port=config.port if args.port is None else args.port,
+                    log_level="info", proxy_headers=False, **tls)
+    finally:
+        lock.release()
+    return 0
+
+
+def do_backup(args: argparse.Namespace, prog: str) -> int:
+    config = load(args, prog)
+    with guarded(prog):
+        backup.backup(config.database, args.destination)
+    print(f"backed up {config.database} to {args.destination} (keys not included)")
+    return 0
+
+
+def do_restore(args: argparse.Namespace, prog: str) -> int:
+    config = load(args, prog)
+    with guarded(prog):
+        version = backup.restore(args.source, config.database)
+    print(f"restored {args.source} into {config.database} (schema {version});"
+          " bundle versions continue above every version issued")
+    return 0
+
+
+def add_admin(args: argparse.Namespace, prog: str) -> int:
+    config = load(args, prog)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    with guarded(prog):
+        ctx = open_context(config)
+        now = ctx.clock.now()
+        with ctx.db.transaction() as conn:
+            ident = auth.create_admin(conn, ctx.passwords, args.name, args.role, password, now)
+            audit(conn, now, actor(), "admin.create", ident, name=args.name, role=args.role)
+    print(f"admin {args.name!r} ({args.role}) created: {ident}")
+    return 0
+
+
+def parser(name: str, prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"{prog} {name}")
+    add_config_option(p)
+    if name == "init":
+        p.add_argument("--data-dir", type=Path, default=Path("/var/lib/doorward-server"),
+                       help="where a new config puts the database")
+    elif name == "run":
+        p.add_argument("--host", help="override [server] host")
+        p.add_argument("--port", type=int, help="override [server] port (0: any free port)")
+    elif name == "backup":
+        p.add_argument("destination", type=Path)
+    elif name == "restore":
+        p.add_argument("source", type=Path)
+    elif name == "add-admin":
+        p.add_argument("name")
+        p.add_argument("--role", choices=auth.ADMIN_ROLES, default="admin")
+        p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    return p
+
+
+HANDLERS = {"init": init, "run": run, "backup": do_backup, "restore": do_restore, "add-admin": add_admin}
+
+
+def main(argv: list[str], prog: str = "doorward server") -> int:
+    name, rest = argv[0], argv[1:]
+    return HANDLERS[name](parser(name, prog).parse_args(rest), f"{prog} {name}")
