@@ -14,7 +14,7 @@ is open; every transition derives it from that and emits ``SetRelay`` only on a 
 Timers are requests to the controller (``StartTimer``/``CancelTimer``); a timer that fires
 late or stale is checked against the state's own deadlines, so a lost cancel is harmless.
 
-Pure: no GPIO, no clock reads, no IO. Imports only ``daemon.decision`` and ``daemon.policy``.
+Pure: no GPIO, no clock reads, no IO. Imports only ``daemon.decision`` and ``daemon.door_types``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from daemon.decision import AlarmKind, Decision, Feedback
+from daemon.decision import AlarmKind, Feedback
 from daemon.door_types import (
     Action, Buzzer, BuzzerPattern, CancelTimer, ContactClosed, ContactOpened, DoorConfig,
     Event, ExitPressed, FireOff, FireOn, Grant, Journal, Led, LedPattern, LockdownOff,

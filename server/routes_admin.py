@@ -29,7 +29,7 @@ def login(body: LoginBody, ctx: ServerContext = Depends(get_ctx)) -> dict:
 
 
 @router.delete("/sessions/current", status_code=204, tags=["auth"])
-def logout(who: Principal = Depends(caller), credentials=Depends(bearer),
+def logout(who: Principal = Depends(READ_PEOPLE), credentials=Depends(bearer),
            ctx: ServerContext = Depends(get_ctx)) -> None:
     with ctx.db.transaction() as conn:
         auth.close_session(conn, credentials.credentials)

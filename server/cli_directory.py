@@ -1,0 +1,117 @@
+"""`doorward server site | zone | door | pairing-code`."""
+
+from __future__ import annotations
+
+import argparse
+
+from server import devices, directory, pairing
+from server.cli_common import actor, add_config_option, guarded, load, open_context, show
+
+
+def _site(args, ctx) -> None:
+    now = ctx.clock.now()
+    if args.action == "list":
+        return show(directory.list_rows(ctx.read(), "SELECT * FROM sites ORDER BY name"))
+    with ctx.write() as conn:
+        if args.action == "add":
+            print(directory.create_site(conn, now, actor(), args.name, args.time_zone))
+        else:
+            directory.update_site(conn, now, actor(), args.site, args.time_zone)
+
+
+def _zone(args, ctx) -> None:
+    now = ctx.clock.now()
+    if args.action == "list":
+        return show(directory.list_rows(ctx.read(), "SELECT * FROM zones ORDER BY site_id, name"))
+    with ctx.write() as conn:
+        if args.action == "add":
+            print(directory.create_zone(conn, now, actor(), args.site, args.name, args.two_person))
+        else:
+            directory.update_zone(conn, now, actor(), args.zone, {"lockdown": args.state == "on"})
+
+
+def _door(args, ctx) -> None:
+    now, after = ctx.clock.now(), ctx.config.heartbeat_interval_s * ctx.config.missed_heartbeats
+    conn = ctx.read()
+    if args.action == "list":
+        rows = conn.execute("SELECT * FROM devices ORDER BY kind, name").fetchall()
+        return show([devices.device_view(conn, row, now, after) for row in rows])
+    if args.action == "show":
+        row = directory.fetch(conn, "devices", args.device, "device")
+        return show({**devices.device_view(conn, row, now, after),
+                     "capacity_report": devices.capacity_report(conn, row, now),
+                     "removals": devices.removals(conn, "device_id = ?", (args.device,))})
+    with ctx.write() as conn:
+        if args.action == "add":
+            print(devices.create_device(
+                conn, now, actor(), kind="station" if args.station else "door", name=args.name,
+                site_id=args.site, zone_id=args.zone, module_identity=args.module_identity,
+                capacity_templates=args.capacity))
+        else:
+            devices.update_device(conn, now, actor(), args.device, {"lockdown": args.state == "on"})
+
+
+def _pairing_code(args, ctx) -> None:
+    with ctx.write() as conn:
+        code, expires_at = pairing.create_code(conn, ctx.clock.now(), actor(), args.device,
+                                               ctx.config.pairing_code_s)
+    print(f"pairing code: {code}  (single use, expires in {ctx.config.pairing_code_s:.0f} s)")
+    print(f"server key fingerprint: {ctx.keys.fingerprint}")
+
+
+def parser(name: str, prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"{prog} {name}")
+    add_config_option(p)
+    if name == "pairing-code":
+        p.add_argument("device", help="door or station id")
+        return p
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("list")
+    if name == "site":
+        add = actions.add_parser("add")
+        add.add_argument("name")
+        add.add_argument("--time-zone", required=True, help="IANA name, e.g. Europe/Berlin")
+        tz = actions.add_parser("set-time-zone")
+        tz.add_argument("site")
+        tz.add_argument("time_zone")
+    elif name == "zone":
+        add = actions.add_parser("add")
+        add.add_argument("name")
+        add.add_argument("--site", required=True)
+        add.add_argument("--two-person", action="store_true", help="a tent: two people must scan")
+        lockdown = actions.add_parser("lockdown")
+        lockdown.add_argument("zone")
+        lockdown.add_argument("state", choices=("on", "off"))
+    else:
+        _door_actions(actions)
+    return p
+
+
+def _door_actions(actions) -> None:
+    add = actions.add_parser("add")
+    add.add_argument("name")
+    add.add_argument("--site", required=True)
+    add.add_argument("--zone", help="the zone it opens (doors only)")
+    add.add_argument("--module-identity", required=True, help="the driver's module_identity() string")
+    add.add_argument("--capacity", type=int, required=True, help="templates the module holds")
+    add.add_argument("--station", action="store_true", help="an enrolment station, not a door")
+    actions.add_parser("show").add_argument("device")
+    lockdown = actions.add_parser("lockdown")
+    lockdown.add_argument("device")
+    lockdown.add_argument("state", choices=("on", "off"))
+
+
+HANDLERS = {"site": _site, "zone": _zone, "door": _door, "pairing-code": _pairing_code}
+
+
+def main(argv: list[str], prog: str = "doorward server") -> int:
+    name, rest = argv[0], argv[1:]
+    args = parser(name, prog).parse_args(rest)
+    config = load(args, f"{prog} {name}")
+    with guarded(f"{prog} {name}"):
+        ctx = open_context(config)
+        try:
+            HANDLERS[name](args, ctx)
+        finally:
+            ctx.db.close()
+    return 0
