@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -167,9 +168,9 @@ def wait_until(predicate, timeout_s: float = 5.0, interval_s: float = 0.02) -> A
 
 
 def template(n: int, size: int = 512) -> bytes:
-    """A deterministic fake template of the module's size."""
-    seed = n.to_bytes(4, "big")
-    return (seed * (size // 4 + 1))[:size]
+    """A deterministic fake template of the module's size, different for every ``n``."""
+    blocks = (hashlib.sha256(f"template {n} block {i}".encode()).digest() for i in range(size // 32 + 1))
+    return b"".join(blocks)[:size]
 
 
 def b64(data: bytes) -> str:

@@ -30,6 +30,7 @@ PURE = [
     "daemon/claim.py",
     "daemon/door.py",
     "daemon/door_types.py",
+    "daemon/slotmap.py",
 ]
 ALLOWED_IN_PURE = {
     "__future__", "dataclasses", "enum", "struct", "typing", "collections", "functools",

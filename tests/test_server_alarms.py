@@ -102,7 +102,8 @@ def test_door_alarms_reach_webhook_and_syslog_within_5_s(tmp_path, sinks, kind, 
     expected = "sha256=" + hmac.new(SECRET, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Doorward-Signature"], expected)
     message = syslog.received[0][1]
-    assert message.startswith(b"<130>1 ")  # local0 (16) * 8 + critical (2)
+    severity = 3 if alarm == "reader_offline" else 2  # error, else critical
+    assert message.startswith(f"<{16 * 8 + severity}>1 ".encode())  # facility local0
     assert f'kind="{alarm}"'.encode() in message and b"\xef\xbb\xbf" in message
 
 
