@@ -10,7 +10,11 @@ import asyncio
 import sqlite3
 from contextlib import asynccontextmanager
 
+import json
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from server import routes_admin, routes_alarms, routes_devices, routes_people, routes_sync
@@ -41,12 +45,14 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
     notifier = BundleNotifier()
     bundles = BundleService(ctx)
     app = FastAPI(title="doorward server", version=API_VERSION, lifespan=_lifespan(background),
-                  description="Admin API and door sync of doorward's reference central server.")
+                  description="Admin API and door sync of doorward's reference central server.",
+                  default_response_class=AsciiJSONResponse)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,
                    routes_devices.device_router("door"), routes_devices.device_router("station")):
         app.include_router(router)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlite3.IntegrityError, _integrity_error)
     return app
 
@@ -71,10 +77,26 @@ def _lifespan(background: bool):
     return lifespan
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: an answer that echoes a hostile string (a lone
+    surrogate) can always be encoded."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field; the offending input is not echoed back."""
+    problems = [{"field": ".".join(str(part) for part in problem["loc"]), "message": problem["msg"],
+                 "type": problem["type"]} for problem in error.errors()]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return AsciiJSONResponse({"detail": summary, "errors": problems}, status_code=422)
+
+
 async def _service_error(request: Request, error: ServiceError) -> JSONResponse:
-    return JSONResponse({"detail": error.message, **error.extra}, status_code=error.status)
+    return AsciiJSONResponse({"detail": error.message, **error.extra}, status_code=error.status)
 
 
 async def _integrity_error(request: Request, error: sqlite3.IntegrityError) -> JSONResponse:
     # A reference to something missing or still in use (e.g. a zone that doors name).
-    return JSONResponse({"detail": f"conflicts with stored data: {error}"}, status_code=409)
+    return AsciiJSONResponse({"detail": f"conflicts with stored data: {error}"}, status_code=409)

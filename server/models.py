@@ -27,7 +27,7 @@ def _date(value: str) -> str:
 
 
 def _json_utf8(value: dict[str, Any]) -> dict[str, Any]:
-    json.dumps(value, ensure_ascii=False).encode("utf-8")
+    json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")  # NaN is not JSON
     return value
 
 

@@ -20,6 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PURE = [
     "drivers/r30x/protocol.py",
     "drivers/r30x/results.py",
+    "drivers/r30x/codes.py",
+    "drivers/r30x/blocks.py",
     "daemon/bundle.py",
     "daemon/snapshot.py",
     "daemon/snapshot_payload.py",
