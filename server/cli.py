@@ -42,3 +42,9 @@ def main(argv: list[str], prog: str = "doorward server") -> int:
         return 2
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main([name, *rest], prog=prog) or 0)
+
+
+if __name__ == "__main__":  # `python -m server.cli ...`, before the group is registered
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -185,11 +185,11 @@ class EventsBody(Body):
 
 
 class HeartbeatBody(Body):
-    applied_version: Annotated[int, Field(ge=0)] | None = None
-    reconciled_version: Annotated[int, Field(ge=0)] | None = None
+    applied_version: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    reconciled_version: Annotated[int, Field(ge=0, le=2**62)] | None = None
     module_identity: Identity | None = None
     clock_trusted: bool | None = None
     reader_state: Name | None = None
-    backlog: Annotated[int, Field(ge=0)] | None = None
-    disk_free_bytes: Annotated[int, Field(ge=0)] | None = None
+    backlog: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    disk_free_bytes: Annotated[int, Field(ge=0, le=2**62)] | None = None
     power: Name | None = None

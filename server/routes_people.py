@@ -25,7 +25,7 @@ def create_person(body: PersonBody, who: Principal = Depends(ENROL), ctx: Server
 
 
 @router.get("/people")
-def list_people(limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0),
+def list_people(limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0, le=2**62),
                 who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
     return directory.list_rows(ctx.read(), "SELECT id, name, active, valid_from, valid_until, consent_at"
                                " FROM users ORDER BY name, id LIMIT ? OFFSET ?", (limit, offset))

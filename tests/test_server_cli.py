@@ -1,0 +1,116 @@
+"""`doorward server ...` end to end: init, add-admin, site/zone/door/person/grant, the server
+as a process on loopback (port 0, `[clock] assume_synchronised`), revoke, backup, restore."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from daemon import bundle
+from server.cli import COMMANDS
+from tests.serverhelpers import R307, b64, template
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(config: Path, *args: str, stdin: str = "", check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "server.cli", args[0], "--config", str(config), *args[1:]]
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def start_server(config: Path) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "run", "--config", str(config),
+                                "--host", "127.0.0.1", "--port", "0"], cwd=ROOT,
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 20
+    for line in process.stderr:
+        found = re.search(r"running on http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            return process, f"http://127.0.0.1:{found.group(1)}"
+        assert time.monotonic() < deadline
+    raise AssertionError("server did not start")
+
+
+@pytest.fixture
+def site(tmp_path):
+    config = tmp_path / "etc" / "server.toml"
+    init = cli(config, "init", "--data-dir", str(tmp_path / "data"))
+    fingerprint = re.search(r"([0-9a-f]{4}(:[0-9a-f]{4}){7})", init.stdout).group(1)
+    text = config.read_text().replace("assume_synchronised = false", "assume_synchronised = true")
+    config.write_text(text + "\n[bundles]\nrebuild_interval_s = 0.2\n")
+    keys = tmp_path / "etc" / "server-keys"
+    assert oct((keys / "signing.key").stat().st_mode & 0o777) == "0o600"
+    assert oct((keys / "data.key").stat().st_mode & 0o777) == "0o600"
+    cli(config, "add-admin", "root", "--role", "admin", "--password-stdin", stdin="a long admin password\n")
+    site_id = cli(config, "site", "add", "HQ", "--time-zone", "Europe/Berlin").stdout.strip()
+    zone_id = cli(config, "zone", "add", "Lab", "--site", site_id).stdout.strip()
+    door_id = cli(config, "door", "add", "Front", "--site", site_id, "--zone", zone_id,
+                  "--module-identity", R307, "--capacity", "1000").stdout.strip()
+    return config, fingerprint, site_id, zone_id, door_id
+
+
+def test_every_subcommand_has_help() -> None:
+    for name in COMMANDS:
+        result = subprocess.run([sys.executable, "-m", "server.cli", name, "--help"], capture_output=True,
+                                text=True, cwd=ROOT, timeout=30)
+        assert result.returncode == 0 and "usage" in result.stdout, name
+
+
+def test_a_site_run_from_the_command_line(site, tmp_path) -> None:
+    config, fingerprint, site_id, zone_id, door_id = site
+    code = re.search(r"pairing code: (\S+)", cli(config, "pairing-code", door_id).stdout).group(1)
+    person = cli(config, "person", "add", "Alice").stdout.strip()
+    cli(config, "person", "consent", person, "form 12")
+    grant = cli(config, "grant", person, zone_id).stdout.strip()
+    server, url = start_server(config)
+    try:
+        door_key = bundle.generate_door_keys()
+        with httpx.Client(base_url=url, trust_env=False, timeout=40) as client:
+            admin = client.post("/api/v1/sessions", json={"name": "root", "password": "a long admin password"}).json()
+            headers = {"Authorization": f"Bearer {admin['token']}"}
+            finger = {"name": "index", "module_identity": R307, "template": b64(template(1))}
+            assert client.post(f"/api/v1/people/{person}/fingers", json=finger, headers=headers).status_code == 201
+            paired = client.post("/api/v1/pair", json={
+                "code": code, "module_identity": R307,
+                "x25519_public": base64.b64encode(bundle.raw_public(door_key.public_key())).decode()}).json()
+            assert paired["server_key_fingerprint"] == fingerprint  # what the door checks
+            pinned = {paired["server_key_id"]: bundle.Ed25519PublicKey.from_public_bytes(
+                base64.b64decode(paired["server_public_key"]))}
+            door = {"Authorization": f"Bearer {paired['token']}"}
+            first = client.get("/api/v1/device/bundle", headers=door)
+            assert [u.user_id for u in bundle.verify_bundle(first.content, pinned, door_id=door_id).users] == [person]
+            revoked_at = time.monotonic()
+            cli(config, "revoke", grant)  # another process: the server notices the dirty flag
+            held = client.get("/api/v1/device/bundle", params={"wait": 20},
+                              headers={**door, "If-None-Match": first.headers["ETag"]})
+            assert held.status_code == 200 and time.monotonic() - revoked_at < 5
+            assert bundle.verify_bundle(held.content, pinned, door_id=door_id).users == ()
+        cli(config, "backup", str(tmp_path / "backup.db"))
+        refused = cli(config, "restore", str(tmp_path / "backup.db"), check=False)
+        assert refused.returncode == 1 and "running" in refused.stderr
+    finally:
+        server.terminate()
+        server.wait(10)
+    cli(config, "restore", str(tmp_path / "backup.db"))
+    shown = json.loads(cli(config, "door", "show", door_id).stdout)
+    assert shown["paired"] is True and shown["bundle_version"] is not None
+    assert json.loads(cli(config, "alarms", "list").stdout) == []
+
+
+def test_cli_errors_are_one_line_without_traceback(site) -> None:
+    config = site[0]
+    result = cli(config, "site", "add", "Mars", "--time-zone", "Mars/Olympus", check=False)
+    assert result.returncode == 1 and "time_zone" in result.stderr and "Traceback" not in result.stderr
+    result = cli(config, "grant", "u_nobody", "z_nowhere", check=False)
+    assert result.returncode == 1 and "no person" in result.stderr
