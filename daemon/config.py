@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from daemon.errors import ConfigError
 from daemon.hardware_config import HardwareConfig, read_hardware
+from daemon.module_config import ModuleConfig, ServerConfig, read_module, read_server
 
 DEFAULT_CONFIG_PATH = Path("/etc/doorward/doorward.toml")
 CONFIG_PATH_ENV = "DOORWARD_CONFIG"
@@ -36,6 +37,7 @@ class TableReader:
                  seen_keys: set[str] | None = None, base_dir: Path = Path(".")) -> None:
         self._table, self._prefix, self.problems = table, prefix, problems
         self._seen_keys, self._asked = seen_keys, set()
+        self.seen_keys = seen_keys
         self.base_dir = base_dir
 
     def key(self, name: str) -> str:
@@ -115,10 +117,18 @@ class Config:
 
     path: Path
     hardware: HardwareConfig
+    module: ModuleConfig
+    server: ServerConfig
 
 
 # section name -> reader(TableReader) -> section dataclass. Later issues add theirs here.
-SECTIONS: dict[str, Callable[[TableReader], Any]] = {"hardware": read_hardware}
+SECTIONS: dict[str, Callable[[TableReader], Any]] = {
+    "hardware": read_hardware,
+    "module": read_module,
+    "server": read_server,
+}
+# Sections that may be left out: every key has a default, read from an empty table.
+OPTIONAL_SECTIONS = {"module", "server"}
 
 
 def default_config_path() -> Path:
@@ -159,7 +169,11 @@ def parse_config(text: str, path: Path, sections: tuple[str, ...] | None = None,
 def _read_section(root: TableReader, name: str, reader: Callable, sections) -> Any:
     if sections is not None and name not in sections:
         return None
-    table = root.table(name, required=True)
+    if name in OPTIONAL_SECTIONS and not root.has(name):
+        root.table(name)  # marks the section as known
+        table = TableReader({}, name, root.problems, root.seen_keys, root.base_dir)
+    else:
+        table = root.table(name, required=True)
     if table is None:
         return None
     section = reader(table)

@@ -36,8 +36,10 @@ from daemon.decision_state import (
     DecisionState, clock_is_trusted, clock_observed, finger_lifted, snapshot_applied,
 )
 from daemon.door import DoorState, transition
-from daemon.door_inputs import DOOR_INPUTS, InputMeaning, meaning_of
-from daemon.door_types import DoorConfig, Event, Grant, LockdownOff, LockdownOn, TimerName
+from daemon.door_types import (
+    ContactClosed, ContactOpened, DoorConfig, Event, ExitPressed, FireOff, FireOn, Grant,
+    LockdownOff, LockdownOn, TamperOff, TamperOn, Timer, TimerName,
+)
 from daemon.policy import Policy
 from daemon.sinks import AlarmSink, ClockEdge, ControllerAlarm, JournalSink
 from daemon.snapshot import Snapshot
@@ -59,6 +61,19 @@ class Reread:
 
 RESYNC = "resync_inputs"  # timer key: re-derive the door from the inputs after a fault
 
+# The inputs the controller debounces; the module's touch line belongs to the reader.
+DOOR_INPUTS = frozenset({DoorInput.DOOR_CONTACT, DoorInput.EXIT_BUTTON, DoorInput.FIRE_ALARM,
+                         DoorInput.LOCKDOWN_KEY, DoorInput.TAMPER})
+_DOOR_EVENTS: dict[tuple[DoorInput, bool], Event] = {
+    (DoorInput.DOOR_CONTACT, True): ContactOpened(),
+    (DoorInput.DOOR_CONTACT, False): ContactClosed(),
+    (DoorInput.EXIT_BUTTON, True): ExitPressed(),  # releasing the button means nothing
+    (DoorInput.FIRE_ALARM, True): FireOn(),
+    (DoorInput.FIRE_ALARM, False): FireOff(),
+    (DoorInput.TAMPER, True): TamperOn(),
+    (DoorInput.TAMPER, False): TamperOff(),
+}
+
 
 class ControllerCore:
     def __init__(self, hardware: DoorHardware, journal: JournalSink, alarms: AlarmSink,
@@ -72,6 +87,7 @@ class ControllerCore:
         self.last_decision: Decision | None = None
         self.faults = 0
         self._fault_streak = 0
+        self._relay_unconfirmed = False  # the last attempt to de-energise it failed
         self._clock_trusted: bool | None = None
         self.door = DoorState.initial(self._door_config())
         self.decision = DecisionState.initial()
@@ -102,24 +118,24 @@ class ControllerCore:
     # -- the loop's entry points ----------------------------------------------------------
 
     def handle(self, event: ControllerEvent, mono_now: float) -> None:
-        self._guarded(self._HANDLERS[type(event)], self, event, mono_now)
+        self._guarded(self._HANDLERS[type(event)], event, mono_now)
 
     def fire_due(self, mono_now: float) -> None:
         for key in self.timers.pop_due(mono_now):
-            self._guarded(ControllerCore._fire_timer, self, key, mono_now)
+            self._guarded(ControllerCore._fire_timer, key, mono_now)
 
     def seconds_until_next(self, mono_now: float) -> float | None:
         return self.timers.seconds_until_next(mono_now)
 
-    def _guarded(self, work: Callable, *args: object) -> None:
+    def _guarded(self, work: Callable, subject: object, mono_now: float) -> None:
         try:
-            work(*args)
+            work(self, subject, mono_now)
         except Exception as error:
-            self._recover(error, args[-1])  # type: ignore[arg-type]  (mono_now is last)
+            self._recover(error, mono_now)
 
     def _fire_timer(self, key: Hashable, mono_now: float) -> None:
         if isinstance(key, TimerName):
-            self._step(_timer_event(key), mono_now)
+            self._step(Timer(key), mono_now)
         elif isinstance(key, Reread):
             self._reread(key.door_input, mono_now)
         elif isinstance(key, IndicatorStep):
@@ -187,14 +203,15 @@ class ControllerCore:
             self._input_changed(name, active, mono_now)
 
     def _input_changed(self, name: DoorInput, active: bool, mono_now: float) -> None:
-        meaning = meaning_of(name, active)
-        if meaning.keyswitch_lockdown is not None:
+        if name is DoorInput.LOCKDOWN_KEY:
             self.decision = replace(self.decision, keyswitch_lockdown=active)
             self._sync_lockdown(mono_now)
-        if meaning.tamper_switch is not None:
+            return
+        if name is DoorInput.TAMPER:  # decide() refuses scans while the housing is open
             self.decision = replace(self.decision, tamper_switch=active)
-        if meaning.door_event is not None:
-            self._step(meaning.door_event, mono_now)
+        event = _DOOR_EVENTS.get((name, active))
+        if event is not None:
+            self._step(event, mono_now)
 
     def _sync_lockdown(self, mono_now: float) -> None:
         wanted = bool(self.snapshot and self.snapshot.lockdown)
@@ -221,6 +238,7 @@ class ControllerCore:
         self.faults += 1
         self._fault_streak += 1
         relay_safe = self.actions.make_relay_safe()
+        self._relay_unconfirmed = not relay_safe
         self.door = replace(self.door, unlock_until_mono=None, opened_in_window=False,
                             fire=False)
         self.timers.cancel(TimerName.RELOCK)
@@ -233,17 +251,12 @@ class ControllerCore:
         self.timers.start(RESYNC, mono_now + delay_s)
 
     def _resync_inputs(self, mono_now: float) -> None:
-        if not self.actions.relay_energised and not self.actions.make_relay_safe():
-            raise RuntimeError("the relay is still not safe")  # back to _recover, later
+        if self._relay_unconfirmed and not self.actions.make_relay_safe():
+            raise RuntimeError("the relay still cannot be de-energised")  # back off again
+        self._relay_unconfirmed = False
         for name in self.fitted_inputs():
             self._reread(name, mono_now)
         self._fault_streak = 0
-
-
-def _timer_event(name: TimerName) -> Event:
-    from daemon.door_types import Timer
-
-    return Timer(name)
 
 
 def decision_entry(decision: Decision, claim: Claim) -> tuple[str, str]:
@@ -254,6 +267,3 @@ def decision_entry(decision: Decision, claim: Claim) -> tuple[str, str]:
               "finger": decision.finger_id, "claim": claim.kind.value, "page": claim.page,
               "score": claim.score}
     return kind, json.dumps(detail, sort_keys=True)
-
-
-__all__ = ["ControllerCore", "InputMeaning", "Reread", "decision_entry"]

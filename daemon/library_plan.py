@@ -41,7 +41,7 @@ class Step:
     kind: StepKind
     page: int
     reason: StepReason
-    attempt: int = 1  # the load attempt this step belongs to (1 = first)
+    attempt: int = 1  # the download attempt it belongs to; 0: a verify before any download
 
 
 def plan_reconcile(
@@ -68,9 +68,10 @@ def _loads(slot_map: SlotMap, occupied: Collection[int], suspect: Collection[int
         present = slot.page in occupied
         if slot.state is SlotState.PENDING_LOAD:
             reason = StepReason.UNVERIFIED if present else StepReason.PENDING_LOAD
-            steps.append(Step(StepKind.VERIFY if present else StepKind.LOAD, slot.page, reason))
+            kind = StepKind.VERIFY if present else StepKind.LOAD
+            steps.append(Step(kind, slot.page, reason, attempt=0 if present else 1))
         elif slot.state is SlotState.ACTIVE and not present:
             steps.append(Step(StepKind.LOAD, slot.page, StepReason.MISSING))
         elif slot.state is SlotState.ACTIVE and slot.page in suspect:
-            steps.append(Step(StepKind.VERIFY, slot.page, StepReason.SUSPECT))
+            steps.append(Step(StepKind.VERIFY, slot.page, StepReason.SUSPECT, attempt=0))
     return steps

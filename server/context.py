@@ -75,3 +75,14 @@ def audit(conn: sqlite3.Connection, at: float, actor: str, action: str, target: 
 def mark_devices_dirty(conn: sqlite3.Connection, where: str, params: tuple = ()) -> None:
     """Flag devices for a new bundle; ``where`` is a fixed SQL fragment, never user text."""
     conn.execute(f"UPDATE devices SET dirty = dirty + 1 WHERE {where}", params)
+
+
+async def wait_either(event: asyncio.Event, stopping: asyncio.Event, timeout_s: float) -> None:
+    """Until ``event`` or ``stopping`` is set, or ``timeout_s`` passes: a loop's sleep that
+    ends at once on shutdown or on new work."""
+    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stopping.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()

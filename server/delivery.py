@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from server.context import ServerContext
+from server.context import ServerContext, wait_either
 
 log = logging.getLogger(__name__)
 RETRY_POLL_S = 0.5
@@ -65,7 +65,7 @@ class AlarmDelivery:
                 self.ctx.signals.deliver.clear()
                 for row in await asyncio.to_thread(self._due):
                     await self._deliver(client, row)
-                await _wait_either(self.ctx.signals.deliver, stopping, RETRY_POLL_S)
+                await wait_either(self.ctx.signals.deliver, stopping, RETRY_POLL_S)
 
     def _due(self) -> list[dict[str, Any]]:
         rows = self.ctx.read().execute(
@@ -115,12 +115,3 @@ class AlarmDelivery:
             delay = min(2.0 ** row["attempts"], self.sinks.retry_max_s)
             conn.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
                          " WHERE id = ?", (now + delay, error, row["outbox_id"]))
-
-
-async def _wait_either(event: asyncio.Event, stopping: asyncio.Event, timeout_s: float) -> None:
-    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stopping.wait())]
-    try:
-        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in waits:
-            task.cancel()

@@ -13,8 +13,7 @@ import logging
 
 from server import alarms
 from server.bundles import BundleService
-from server.context import ServerContext, audit, mark_devices_dirty
-from server.delivery import _wait_either
+from server.context import ServerContext, audit, mark_devices_dirty, wait_either
 from server.errors import ServiceError
 from server.notifier import BundleNotifier
 
@@ -29,7 +28,7 @@ class Monitor:
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await asyncio.to_thread(self.tick)
-            await _wait_either(asyncio.Event(), stopping, self.ctx.config.monitor_interval_s)
+            await wait_either(asyncio.Event(), stopping, self.ctx.config.monitor_interval_s)
 
     def tick(self) -> None:
         now = self.ctx.clock.now()
@@ -79,7 +78,7 @@ class Rebuilder:
             self.ctx.signals.rebuild.clear()
             for device_id in await asyncio.to_thread(self.bundles.dirty_devices):
                 await self._rebuild(device_id)
-            await _wait_either(self.ctx.signals.rebuild, stopping, self.ctx.config.rebuild_interval_s)
+            await wait_either(self.ctx.signals.rebuild, stopping, self.ctx.config.rebuild_interval_s)
 
     async def _rebuild(self, device_id: str) -> None:
         try:

@@ -1,7 +1,7 @@
 """Test helpers for the central server: a real server on loopback, an admin client, a test door.
 
-``running_server`` starts uvicorn on 127.0.0.1 port 0 in a thread (so the test can hand it a
-``ManualClock``) and finds the bound port. ``TestDoor`` plays the door side with
+``running_server`` starts uvicorn on 127.0.0.1 port 0 in a thread (``server.embedded``, so
+the test can hand it a ``ManualClock``) and finds the bound port. ``TestDoor`` plays the door side with
 ``daemon.bundle`` only: it pairs, polls bundles, verifies and opens them, posts hash-chained
 events and heartbeats. Nothing here talks to any address but 127.0.0.1.
 """
@@ -12,7 +12,6 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from server.auth import create_admin
 from server.clock import ManualClock
 from server.config import AlarmSinks, ServerConfig
 from server.context import ServerContext
+from server.embedded import serve_in_thread
 from server.keys import ServerKeys, create_keys
 
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -71,20 +71,8 @@ def running_server(tmp: Path, clock: Any = None, keys: ServerKeys | None = None,
     keys = keys or create_keys(config.signing_key_path, config.data_key_path)
     clock = clock or ManualClock()
     app = create_app(config, clock, keys)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield RunningServer(f"http://127.0.0.1:{port}", config, clock, keys, app.state.ctx, server, app)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_in_thread(app) as (url, server):
+        yield RunningServer(url, config, clock, keys, app.state.ctx, server, app)
 
 
 def iso(instant: float) -> str:

@@ -72,7 +72,8 @@ def test_malformed_toml_names_the_file_and_the_line(tmp_path):
     ("colour = 'red'\n", "hardware.colour", "unknown key"),
     ("debounce_msec = 20\n", "hardware.debounce_msec", "unknown key (did you mean 'debounce_ms'?)"),
     ("[hardware.relay.extra]\nx = 1\n", "hardware.relay.extra", "unknown key"),
-    ("[server]\nurl = 'x'\n", "server", "unknown section"),
+    ("[sever]\nurl = 'x'\n", "sever", "unknown section"),
+    ("[server]\nurl = 'x'\n", "server.url", "unknown key"),
 ])
 def test_unknown_keys_are_errors(tmp_path, extra, key, words):
     text = MINIMAL + extra if extra.startswith("[") else MINIMAL.replace(
