@@ -23,6 +23,7 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
     "relay-safe": ("daemon.hwcommands:relay_safe",
                    "drive the lock relay to its de-energised level and exit (stop hook)"),
     "check-config": ("daemon.hwcommands:check_config", "validate the configuration file"),
+    "pair": ("daemon.pair_command:main", "pair this door with the server and bind its module"),
 }
 
 

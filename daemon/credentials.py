@@ -62,6 +62,9 @@ class Credentials:
         raw = base64.b64decode(self.server_public_key)
         return {self.server_key_id: Ed25519PublicKey.from_public_bytes(raw)}
 
+    def binding_token_bytes(self) -> bytes:
+        return bytes.fromhex(self.binding_token)
+
     def cache_key_bytes(self) -> bytes:
         return base64.b64decode(self.cache_key)
 

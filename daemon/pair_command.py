@@ -1,0 +1,117 @@
+"""``doorward pair``: pair this door (or kiosk station) with the server, and bind its module.
+
+    doorward pair --server https://doors.example.org --code ABCD-EFGH-JKLM-NPQR \\
+                  --fingerprint 5647:5aa7:... [--config PATH] [--systemd-creds] [--recover-module]
+
+Opens the module's port exclusively to read its ``module_identity()`` and, after pairing,
+to bind it. When the daemon or the kiosk holds the port, pairing needs
+``--module-identity`` (from ``doorward status``), stores nothing about the binding, and
+prints the command that restarts the port's owner, which binds the module at its next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from daemon.config import default_config_path, load_config
+from daemon.credentials import Credentials, write_credentials, write_systemd_credential
+from daemon.errors import DoorwardError
+from daemon.pairing import PairingRequest, pair
+from drivers.r30x.errors import ModuleRejected, PortLost, SensorError
+from drivers.r30x.protocol import Confirmation
+from drivers.r30x.sensor import R30xSensor
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="doorward pair", description=__doc__.split("\n\n")[0])
+    p.add_argument("--server", required=True, help="the server's URL (https, or http to loopback)")
+    p.add_argument("--code", required=True, help="the one-time pairing code from the admin")
+    p.add_argument("--fingerprint", required=True, help="the server key's fingerprint from the admin")
+    p.add_argument("--config", type=Path, default=None, help="the door's TOML configuration")
+    p.add_argument("--systemd-creds", action="store_true",
+                   help="store the credential encrypted with systemd-creds (on a Pi)")
+    p.add_argument("--recover-module", action="store_true",
+                   help="after an SD-card replacement: fetch the escrowed module password")
+    p.add_argument("--module-identity", default=None,
+                   help="the module's identity when another process holds its port")
+    p.add_argument("--ca-file", default=None, help="CA bundle for the server's certificate")
+    return p
+
+
+def open_module(config) -> R30xSensor | None:  # noqa: ANN001
+    """The module, opened exclusively; None when another process holds the port."""
+    try:
+        sensor = R30xSensor.from_url(config.module.url, baud=config.module.baud,
+                                     timeout_s=config.module.timeout_s)  # fmt: skip
+    except PortLost as error:
+        if "lock" in str(error).lower() or "busy" in str(error).lower():
+            return None
+        raise
+    return sensor
+
+
+def bind(sensor: R30xSensor, credentials: Credentials) -> str:
+    from daemon.binding import bind_module
+
+    status = bind_module(sensor, credentials.module_password, credentials.binding_token_bytes())
+    return status.value
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config or default_config_path())
+    sensor = open_module(config)
+    try:
+        if sensor is not None:
+            identity = args.module_identity or _identity_of(sensor)
+        elif args.module_identity:
+            identity = args.module_identity
+        else:
+            raise DoorwardError(
+                f"{config.module.url} is held by another process (the daemon or the kiosk): "
+                "pass --module-identity (shown by `doorward status`), or stop it first"
+            )
+        request = PairingRequest(args.server, args.code, args.fingerprint, identity,
+                                 args.recover_module, args.ca_file or config.server.ca_file)  # fmt: skip
+        credentials = pair(request)
+        where = _store(credentials, args, Path(config.server.credential))
+        print(f"paired as {credentials.kind} {credentials.device_id}; credential in {where}")
+        if sensor is None:
+            print("the module will be bound when its port's owner restarts: "
+                  "sudo systemctl restart doorward (or doorward-kiosk)")
+        else:
+            print(f"module: {bind(sensor, credentials)}")
+    finally:
+        if sensor is not None:
+            sensor.close()
+    return 0
+
+
+def _identity_of(sensor: R30xSensor) -> str:
+    try:
+        sensor.open()  # the factory password: a module that was never bound
+    except ModuleRejected as error:
+        if error.code != Confirmation.WRONG_PASSWORD:
+            raise
+        raise DoorwardError(
+            "the module is already bound to a password this door does not know: after an "
+            "SD-card replacement use --recover-module with --module-identity (the door's "
+            "record on the server shows it)"
+        ) from error
+    return sensor.module_identity()
+
+
+def _store(credentials: Credentials, args: argparse.Namespace, plain: Path) -> Path:
+    if args.systemd_creds:
+        return write_systemd_credential(credentials)
+    return write_credentials(credentials, plain)
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except (DoorwardError, SensorError) as error:
+        print(f"doorward pair: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,198 @@
+"""The sync client: bundle long-poll, event upload and heartbeat, each on its own connection.
+
+Three threads, each with its own server connection so a held long-poll never delays an
+alarm: the bundle poller (ETag long-poll; every new envelope goes to ``apply_bundle``, which
+verifies and applies it), the event uploader (posts the journal's unacknowledged events,
+oldest first, within 250 ms of being journalled, and acknowledges what the server
+acknowledges), and the heartbeat (every ``sync_interval_s`` of the applied bundle). Failures
+back off exponentially with full jitter up to 5 minutes; every wait is on a stop event, so
+``stop()`` takes milliseconds. Nothing here blocks the access path: decisions never wait
+for the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from daemon.bundle import Event
+from daemon.credentials import Credentials
+from daemon.http import ServerConnection, ServerRefused, SyncError, refusal
+from daemon.module_config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+BATCH_WINDOW_S = 0.25
+MAX_BATCH = 500
+BACKOFF_CAP_S = 300.0
+
+
+class JournalFeed(Protocol):
+    def unacknowledged(self, limit: int) -> list[Event]: ...
+    def acknowledge(self, up_to_seq: int) -> None: ...
+
+    @property
+    def journal_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    online: bool = False
+    last_success_mono: float | None = None
+    last_error: str | None = None
+    etag: str | None = None
+    events_acknowledged: int = 0
+
+
+class Backoff:
+    """Exponential back-off with full jitter: a fleet of doors does not reconnect in step."""
+
+    def __init__(self, initial_s: float, cap_s: float = BACKOFF_CAP_S, rng: random.Random | None = None) -> None:
+        self.initial_s, self.cap_s = initial_s, cap_s
+        self._failures = 0
+        self._rng = rng or random.Random()
+
+    def reset(self) -> None:
+        self._failures = 0
+
+    def next_s(self) -> float:
+        ceiling = min(self.cap_s, self.initial_s * 2 ** min(self._failures, 30))
+        self._failures += 1
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+
+class SyncClient:
+    def __init__(
+        self,
+        credentials: Credentials,
+        config: ServerConfig,
+        *,
+        apply_bundle: Callable[[bytes], Any],
+        journal: JournalFeed,
+        heartbeat: Callable[[], dict[str, Any]],
+        sync_interval_s: Callable[[], float],
+        backoff_initial_s: float = 1.0,
+    ) -> None:
+        self._credentials, self._config = credentials, config
+        self._apply, self._journal, self._heartbeat = apply_bundle, journal, heartbeat
+        self._interval_s = sync_interval_s
+        self._backoff_initial_s = backoff_initial_s
+        self._stop = threading.Event()
+        self._wake_poll, self._wake_events, self._wake_beat = (threading.Event() for _ in range(3))
+        self._lock = threading.Lock()
+        self._status = SyncStatus()
+        self._threads: list[threading.Thread] = []
+
+    # ---- lifecycle ----
+
+    def start(self) -> None:
+        for name, loop in (("bundle", self._poll_loop), ("events", self._event_loop),
+                           ("heartbeat", self._heartbeat_loop)):  # fmt: skip
+            thread = threading.Thread(target=loop, name=f"sync-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for wake in (self._wake_poll, self._wake_events, self._wake_beat):
+            wake.set()
+        for thread in self._threads:
+            thread.join(timeout=self._config.request_deadline_s + self._config.long_poll_s + 1)
+
+    def sync_now(self) -> None:
+        """SIGUSR1: poll, upload and beat at once."""
+        for wake in (self._wake_poll, self._wake_events, self._wake_beat):
+            wake.set()
+
+    def events_journalled(self) -> None:
+        self._wake_events.set()
+
+    def status(self) -> SyncStatus:
+        with self._lock:
+            return self._status
+
+    def _connection(self) -> ServerConnection:
+        return ServerConnection(
+            self._credentials.server_url, token=self._credentials.token,
+            ca_file=self._config.ca_file, deadline_s=self._config.request_deadline_s,
+            max_response_bytes=self._config.max_response_bytes,
+        )  # fmt: skip
+
+    def _succeeded(self, **changes: Any) -> None:
+        with self._lock:
+            self._status = replace(self._status, online=True, last_success_mono=time.monotonic(),
+                                   last_error=None, **changes)  # fmt: skip
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("sync: %s", error)
+        with self._lock:
+            self._status = replace(self._status, online=False, last_error=str(error))
+
+    def _run(self, step: Callable[[ServerConnection], float], wake: threading.Event) -> None:
+        """Run ``step`` until stopped; it returns how long to wait before the next step."""
+        backoff = Backoff(self._backoff_initial_s)
+        connection = self._connection()
+        try:
+            while not self._stop.is_set():
+                try:
+                    wait_s = step(connection)
+                    backoff.reset()
+                except SyncError as error:
+                    self._failed(error)
+                    wait_s = backoff.next_s()
+                if wait_s > 0 and wake.wait(wait_s):
+                    wake.clear()
+        finally:
+            connection.close()
+
+    # ---- the three loops ----
+
+    def _poll_loop(self) -> None:
+        self._run(self._poll_once, self._wake_poll)
+
+    def _poll_once(self, connection: ServerConnection) -> float:
+        etag = self.status().etag
+        wait_s = self._config.long_poll_s if etag else 0.0
+        headers = {"If-None-Match": etag} if etag else {}
+        reply = connection.request("GET", "/api/v1/device/bundle", params={"wait": wait_s},
+                                   headers=headers, extra_s=wait_s)  # fmt: skip
+        if reply.status == 200:
+            self._apply(reply.body)  # refusals are journalled there; the ETag stops a loop
+        elif reply.status != 304:
+            raise refusal(reply)
+        self._succeeded(etag=reply.headers.get("etag", etag))
+        return 0.0
+
+    def _event_loop(self) -> None:
+        self._run(self._upload_once, self._wake_events)
+
+    def _upload_once(self, connection: ServerConnection) -> float:
+        events = self._journal.unacknowledged(MAX_BATCH)
+        if not events:
+            return self._interval_s()
+        try:
+            answer = connection.call_json("POST", "/api/v1/device/events",
+                                          json={"events": [e.to_dict() for e in events]})
+        except ServerRefused as refusal:
+            if refusal.status != 409:
+                raise
+            answer = refusal.body  # a gap: acknowledge what the server holds, resend the rest
+        acknowledged = int(answer.get("acknowledged", {}).get(self._journal.journal_id, 0))
+        if acknowledged:
+            self._journal.acknowledge(acknowledged)
+        self._succeeded(events_acknowledged=acknowledged)
+        return 0.0 if len(events) == MAX_BATCH else BATCH_WINDOW_S
+
+    def _heartbeat_loop(self) -> None:
+        self._run(self._beat_once, self._wake_beat)
+
+    def _beat_once(self, connection: ServerConnection) -> float:
+        connection.call_json("POST", "/api/v1/device/heartbeat", json=self._heartbeat())
+        self._succeeded()
+        return self._interval_s()
+
