@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from daemon.clock_config import ClockConfig, read_clock
 from daemon.errors import ConfigError
 from daemon.hardware_config import HardwareConfig, read_hardware
+from daemon.storage_config import StorageConfig, read_storage
 from daemon.module_config import ModuleConfig, ServerConfig, read_module, read_server
 
 DEFAULT_CONFIG_PATH = Path("/etc/doorward/doorward.toml")
@@ -173,7 +175,9 @@ def _read_section(root: TableReader, name: str, reader: Callable, sections) -> A
         root.table(name)  # marks the section as known
         table = TableReader({}, name, root.problems, root.seen_keys, root.base_dir)
     else:
-        table = root.table(name, required=True)
+        if name in OPTIONAL_SECTIONS and not root.has(name):
+        return OPTIONAL_SECTIONS[name]()
+    table = root.table(name, required=True)
     if table is None:
         return None
     section = reader(table)

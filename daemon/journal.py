@@ -60,6 +60,14 @@ def utc_text(wall_s: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def check_detail(detail: dict[str, Any]) -> None:
+    """A caller's mistake is refused at once, before it could block the queue behind it."""
+    clash = sorted(set(detail) & set(RESERVED_DETAIL))
+    if clash:
+        raise ValueError(f"journal detail keys {clash} are reserved for the journal")
+    json.dumps(detail)  # TypeError now, not at the write: opaque ids, numbers, text only
+
+
 class EventJournal:
     """The door's durable, hash-chained event log."""
 
@@ -81,9 +89,7 @@ class EventJournal:
     def append(self, kind: str, detail: dict[str, Any], *, wall_now: float, wall_trusted: bool,
                mono_now: float, boot_id: str) -> Event:
         """Add one record; when this returns the record is on disk. Raises JournalWriteError."""
-        clash = sorted(set(detail) & set(RESERVED_DETAIL))
-        if clash:
-            raise ValueError(f"journal detail keys {clash} are reserved for the journal")
+        check_detail(detail)
         full = {**detail, "event_id": secrets.token_hex(16), "wall_trusted": wall_trusted,
                 "mono_s": mono_now, "boot_id": boot_id}
         with self._lock:

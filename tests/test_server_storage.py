@@ -64,3 +64,17 @@ def test_a_sealed_template_cannot_be_moved_to_another_finger(tmp_path) -> None:
     from cryptography.exceptions import InvalidTag
     with pytest.raises(InvalidTag):
         keys.data.open(sealed, "template\x00f_2")
+
+
+def test_the_server_imports_only_the_codec_from_daemon() -> None:
+    import ast
+    import pathlib
+
+    for path in sorted((pathlib.Path(__file__).parents[1] / "server").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + ([f"daemon.{a.name}" for a in node.names] if node.module == "daemon" else [])
+            for name in names:
+                if name.split(".")[0] == "daemon":
+                    assert name in ("daemon", "daemon.bundle"), f"{path.name} imports {name}"
