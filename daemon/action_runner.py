@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from daemon.door_types import (
     Action, Buzzer, CancelTimer, Journal, Led, RaiseAlarm, SetRelay, StartTimer,
@@ -88,7 +88,7 @@ class ActionRunner:
         except Exception:  # nothing left to alarm with: the log is the last resort
             log.exception("alarm %s (%s) could not be raised", kind_text(kind), detail)
 
-    def journal(self, kind: str, detail: str) -> bool:
+    def journal(self, kind: str, detail: dict[str, Any]) -> bool:
         """Append to the journal; False (and a ``journal_failed`` alarm) if it failed."""
         try:
             self._journal.append(kind, detail)
@@ -102,7 +102,7 @@ class ActionRunner:
         self.raise_alarm(action.kind, action.detail)
 
     def _journal_action(self, action: Journal, mono_now: float) -> None:
-        self.journal(action.kind, action.detail)
+        self.journal(action.kind, {"detail": action.detail} if action.detail else {})
 
     def _start_timer(self, action: StartTimer, mono_now: float) -> None:
         self.timers.start(action.name, action.at_mono)

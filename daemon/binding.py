@@ -76,13 +76,14 @@ def bind_module(sensor: R30xSensor, password: int, token: bytes) -> BindingStatu
     without our token (``FOREIGN``), which the next bind finishes. Raises ``BindingError``
     for a module that takes neither password.
     """
+    padded = _padded(token)  # refuse a bad token before the module changes at all
     status = check_binding(sensor, password, token)
     if status is BindingStatus.WRONG_PASSWORD:
         raise BindingError()
     if status is BindingStatus.UNBOUND:
         sensor.set_password(password)
     if status is not BindingStatus.BOUND:
-        sensor.write_notepad(NOTEPAD_PAGE, _padded(token))
+        sensor.write_notepad(NOTEPAD_PAGE, padded)
     return check_binding(sensor, password, token)
 
 

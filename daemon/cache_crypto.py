@@ -87,10 +87,9 @@ def load_cache_key(path: Path | str) -> bytes:
         _check_key_file_mode(path, os.fstat(key_file.fileno()))
         key = key_file.read(CACHE_KEY_BYTES + 1)
     if len(key) != CACHE_KEY_BYTES:
-        raise CacheKeyError(
-            f"{path}: a cache key file holds exactly {CACHE_KEY_BYTES} raw bytes, "
-            f"this one holds {len(key)}{'+' if len(key) > CACHE_KEY_BYTES else ''}"
-        )
+        size = "more" if len(key) > CACHE_KEY_BYTES else str(len(key))
+        raise CacheKeyError(f"{path}: a cache key file holds exactly {CACHE_KEY_BYTES} raw "
+                            f"bytes, this one holds {size}")
     return key
 
 

@@ -24,6 +24,7 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
                    "drive the lock relay to its de-energised level and exit (stop hook)"),
     "check-config": ("daemon.hwcommands:check_config", "validate the configuration file"),
     "pair": ("daemon.pair_command:main", "pair this door with the server and bind its module"),
+    "doctor": ("daemon.doctor:doctor", "check the installation and hardware; print the fixes"),
 }
 
 

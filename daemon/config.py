@@ -20,8 +20,8 @@ from typing import Any, Callable
 from daemon.clock_config import ClockConfig, read_clock
 from daemon.errors import ConfigError
 from daemon.hardware_config import HardwareConfig, read_hardware
-from daemon.storage_config import StorageConfig, read_storage
 from daemon.module_config import ModuleConfig, ServerConfig, read_module, read_server
+from daemon.storage_config import StorageConfig, read_storage
 
 DEFAULT_CONFIG_PATH = Path("/etc/doorward/doorward.toml")
 CONFIG_PATH_ENV = "DOORWARD_CONFIG"
@@ -121,6 +121,8 @@ class Config:
     hardware: HardwareConfig
     module: ModuleConfig
     server: ServerConfig
+    clock: ClockConfig
+    storage: StorageConfig
 
 
 # section name -> reader(TableReader) -> section dataclass. Later issues add theirs here.
@@ -128,9 +130,11 @@ SECTIONS: dict[str, Callable[[TableReader], Any]] = {
     "hardware": read_hardware,
     "module": read_module,
     "server": read_server,
+    "clock": read_clock,
+    "storage": read_storage,
 }
 # Sections that may be left out: every key has a default, read from an empty table.
-OPTIONAL_SECTIONS = {"module", "server"}
+OPTIONAL_SECTIONS = {"module", "server", "clock", "storage"}
 
 
 def default_config_path() -> Path:
@@ -175,11 +179,9 @@ def _read_section(root: TableReader, name: str, reader: Callable, sections) -> A
         root.table(name)  # marks the section as known
         table = TableReader({}, name, root.problems, root.seen_keys, root.base_dir)
     else:
-        if name in OPTIONAL_SECTIONS and not root.has(name):
-        return OPTIONAL_SECTIONS[name]()
-    table = root.table(name, required=True)
-    if table is None:
-        return None
+        table = root.table(name, required=True)
+        if table is None:
+            return None
     section = reader(table)
     table.finish()
     return section

@@ -51,7 +51,8 @@ class Controller:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._hardware = hardware
         self._monotonic = monotonic
-        self._core = ControllerCore(hardware, journal, alarms, clock, default_policy, snapshot)
+        self._core = ControllerCore(hardware, journal, alarms, clock, default_policy, snapshot,
+                                    monotonic)
         self._events: queue.Queue[object] = queue.Queue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,7 +75,10 @@ class Controller:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop at once (queued events are dropped), join the thread, de-energise the relay."""
+        """Stop at once (queued events are dropped), join the thread, de-energise the relay.
+        Calling it again does nothing."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         self._events.put(_STOP)
         if self._thread is not None:

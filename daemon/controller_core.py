@@ -14,16 +14,17 @@ force, the debounced input levels, the timers) and what each event means:
 
 Every handler runs under a guard: an exception is logged, the relay de-energised, an alarm
 raised, the door state re-derived from the inputs after a back-off, and the loop goes on.
-Times are passed in (``mono_now``, ``time.monotonic()``); ``Controller`` owns the thread and
-the queue. Only the controller thread calls this.
+Times are passed in (``mono_now``, ``time.monotonic()``), except that a grant re-reads the
+injected monotonic clock after the journal append, so an fsync never eats into the unlock
+window. ``Controller`` owns the thread and the queue. Only the controller thread calls this.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 from dataclasses import dataclass, replace
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 from daemon.action_runner import ActionRunner, IndicatorStep
 from daemon.claim import Claim
@@ -77,9 +78,9 @@ _DOOR_EVENTS: dict[tuple[DoorInput, bool], Event] = {
 
 class ControllerCore:
     def __init__(self, hardware: DoorHardware, journal: JournalSink, alarms: AlarmSink,
-                 clock: ClockEdge, default_policy: Policy,
-                 snapshot: Snapshot | None = None) -> None:
-        self.hardware, self.clock = hardware, clock
+                 clock: ClockEdge, default_policy: Policy, snapshot: Snapshot | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.hardware, self.clock, self._monotonic = hardware, clock, monotonic
         self.timers = TimerHeap()
         self.actions = ActionRunner(hardware, journal, alarms, self.timers)
         self.snapshot = snapshot
@@ -148,10 +149,12 @@ class ControllerCore:
     def _on_claim(self, event: ModuleClaim, mono_now: float) -> None:
         decision, self.decision = decide(event.claim, self.snapshot, self.decision,
                                          self.clock.wall_now(), mono_now,
-                                         self.clock.synchronised())
+                                         self.clock.kernel_synchronised())
         self.last_decision = decision
         self.actions.journal(*decision_entry(decision, event.claim))  # before the relay moves
-        self._step(Grant(decision), mono_now)
+        # The window counts from the relay moving, not from the scan: the journal's fsync
+        # must not shorten it (promise 4, unlock_s +- 20 ms).
+        self._step(Grant(decision), self._monotonic())
         for alarm in decision.alarms:
             self.actions.raise_alarm(alarm.kind, alarm.detail)
         if event.lifted_at_mono is not None:
@@ -163,7 +166,7 @@ class ControllerCore:
         self.decision = finger_lifted(self.decision, self.policy.lockout, lifted_at)
         until = self.decision.locked_out_until_mono
         if until is not None and until != before:
-            self.actions.journal("lockout", f"scans ignored for {until - lifted_at:g} s")
+            self.actions.journal("lockout", {"ignored_s": until - lifted_at})
 
     def _on_edge(self, event: InputEdge, mono_now: float) -> None:
         if event.door_input in DOOR_INPUTS:
@@ -181,11 +184,11 @@ class ControllerCore:
 
     def _on_clock(self, event: ClockTrustChanged, mono_now: float) -> None:
         wall_now = self.clock.wall_now()
-        trusted = clock_is_trusted(self.clock.synchronised(), wall_now, self.snapshot)
+        trusted = clock_is_trusted(self.clock.kernel_synchronised(), wall_now, self.snapshot)
         self.decision = clock_observed(self.decision, wall_now, mono_now, trusted)
         if trusted != self._clock_trusted:
             self._clock_trusted = trusted
-            self.actions.journal("clock", "trusted" if trusted else "untrusted")
+            self.actions.journal("clock", {"trusted": trusted})
 
     _HANDLERS = {
         ModuleClaim: _on_claim,
@@ -259,11 +262,11 @@ class ControllerCore:
         self._fault_streak = 0
 
 
-def decision_entry(decision: Decision, claim: Claim) -> tuple[str, str]:
-    """The journal's record of one decision: kind and a JSON detail with the reason code."""
+def decision_entry(decision: Decision, claim: Claim) -> tuple[str, dict[str, Any]]:
+    """The journal's record of one decision: its kind, and the reason code and opaque ids."""
     kind = ("scan_ignored" if decision.ignored
             else "access_granted" if decision.granted else "access_denied")
     detail = {"reason": decision.reason.value, "user": decision.user_id,
               "finger": decision.finger_id, "claim": claim.kind.value, "page": claim.page,
               "score": claim.score}
-    return kind, json.dumps(detail, sort_keys=True)
+    return kind, detail

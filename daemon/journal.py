@@ -40,9 +40,10 @@ RESERVED_DETAIL = ("event_id", "wall_trusted", "mono_s", "boot_id")
 SCHEMA_VERSION = 1
 SCHEMA = (
     "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), journal_id TEXT NOT NULL, "
-    "door_id TEXT NOT NULL, last_seq INTEGER NOT NULL, last_hash TEXT NOT NULL, "
-    "acked_seq INTEGER NOT NULL)",
-    "CREATE TABLE events (seq INTEGER PRIMARY KEY, wall_s REAL NOT NULL, record TEXT NOT NULL)",
+    "door_id TEXT NOT NULL, acked_seq INTEGER NOT NULL)",
+    # The newest row is the chain's head (seq and hash): an append writes this table only.
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, wall_s REAL NOT NULL, hash TEXT NOT NULL, "
+    "record TEXT NOT NULL)",
 )
 
 
@@ -113,8 +114,10 @@ class EventJournal:
                 "SELECT seq FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
                 (acked, self.max_acknowledged_rows)).fetchone()
             over_cap = cutoff[0] if cutoff else 0
-            return self._write("DELETE FROM events WHERE seq <= ? AND (seq <= ? OR wall_s < ?)",
-                               (acked, over_cap, wall_now - self.retention_s))
+            # The newest record always stays: it is the head the next append chains to.
+            return self._write("DELETE FROM events WHERE seq <= ? AND seq < ? "
+                               "AND (seq <= ? OR wall_s < ?)",
+                               (acked, self._last_seq, over_cap, wall_now - self.retention_s))
 
     def check_disk(self) -> bool:
         """Refresh ``disk_low`` from the free space of the journal's filesystem."""
@@ -176,12 +179,8 @@ class EventJournal:
                            detail=detail, prev_hash=self._last_hash)
         record = json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"))
         try:
-            self._transaction([
-                ("INSERT INTO events (seq, wall_s, record) VALUES (?, ?, ?)",
-                 (event.seq, wall_now, record)),
-                ("UPDATE meta SET last_seq = ?, last_hash = ? WHERE id = 1",
-                 (event.seq, event.hash)),
-            ])
+            self._transaction([("INSERT INTO events VALUES (?, ?, ?, ?)",
+                                (event.seq, wall_now, event.hash, record))])
         except sqlite3.Error as error:
             self._head_stale = True  # re-read what is on disk before the next attempt
             raise JournalWriteError(f"{self.path}: append of {kind!r} failed: {error}") from error
@@ -212,12 +211,13 @@ class EventJournal:
 
     def _load_head(self) -> None:
         try:
-            row = self._conn.execute(
-                "SELECT journal_id, door_id, last_seq, last_hash FROM meta WHERE id = 1"
-            ).fetchone()
+            self._journal_id, stored_door = self._conn.execute(
+                "SELECT journal_id, door_id FROM meta WHERE id = 1").fetchone()
+            head = self._conn.execute(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         except sqlite3.Error as error:
             raise JournalWriteError(f"{self.path}: cannot read the journal head: {error}") from error
-        self._journal_id, stored_door, self._last_seq, self._last_hash = row
+        self._last_seq, self._last_hash = head or (0, GENESIS_HASH)
         if stored_door != self.door_id:
             raise JournalError(f"{self.path}: journal of door {stored_door!r}, "
                                f"not {self.door_id!r}; move it aside to start a new one")
@@ -249,6 +249,6 @@ class EventJournal:
             return
         self._conn = conn
         self._transaction([*((statement, ()) for statement in SCHEMA),
-                           ("INSERT INTO meta VALUES (1, ?, ?, 0, ?, 0)",
-                            ("j-" + secrets.token_hex(8), self.door_id, GENESIS_HASH)),
+                           ("INSERT INTO meta VALUES (1, ?, ?, 0)",
+                            ("j-" + secrets.token_hex(8), self.door_id)),
                            (f"PRAGMA user_version = {SCHEMA_VERSION}", ())])

@@ -135,6 +135,11 @@ class Reconciler:
         self._target, self._index_reads = target_version, 0
         self._suspect = None if verify_all else frozenset(suspect_pages)
 
+    def cancel(self) -> None:
+        """Drop the pass (the module stopped being ours): nothing is recorded."""
+        self._queue.clear()
+        self._running = self.matched = False
+
     def step(self) -> bool:
         """Run one step; True while work is left."""
         if not self._running:
@@ -151,7 +156,8 @@ class Reconciler:
         """Read the index table and plan; an empty plan finishes the pass."""
         self._index_reads += 1
         if self._index_reads > MAX_INDEX_READS:
-            self._alarm(ALARM_RECONCILE_STUCK, f"module still differs after {MAX_INDEX_READS} reads")
+            detail = f"the module still differs after {MAX_INDEX_READS} index reads"
+            self._alarm(ALARM_RECONCILE_STUCK, detail)
             self._finish()
             return
         slot_map = self._store.slot_map()
@@ -225,10 +231,12 @@ class Reconciler:
 
     def _retry(self, step: Step, why: str) -> None:
         if step.kind is StepKind.DELETE:
-            log.warning("delete of page %d failed (%s); the next index read re-plans", step.page, why)
+            log.warning("delete of page %d failed (%s); the next index read re-plans",
+                        step.page, why)  # fmt: skip
         elif step.attempt < self._max_attempts:
             log.warning("page %d, attempt %d: %s; loading again", step.page, step.attempt, why)
-            self._queue.appendleft(Step(StepKind.LOAD, step.page, StepReason.RETRY, step.attempt + 1))
+            again = Step(StepKind.LOAD, step.page, StepReason.RETRY, step.attempt + 1)
+            self._queue.appendleft(again)
         else:
             self._give_up(step.page, ALARM_VERIFY_FAILED, f"page {step.page}: {why}, "
                           f"{step.attempt} attempts")  # fmt: skip
@@ -276,7 +284,7 @@ class Reconciler:
         newer snapshot revoked or replaced the finger: its state is the snapshot's to say)."""
         fresh = self._store.slot_map()
         current = fresh.at(slot.page)
-        same = current is not None and (current.finger_id, current.template_sha256) == (
-            slot.finger_id, slot.template_sha256)  # fmt: skip
-        if same and current.state not in (SlotState.PENDING_DELETE, state):  # type: ignore[union-attr]
+        if current is None or current.state in (SlotState.PENDING_DELETE, state):
+            return
+        if (current.finger_id, current.template_sha256) == (slot.finger_id, slot.template_sha256):
             self._store.save_slot_map(fresh.with_state(slot.page, state))

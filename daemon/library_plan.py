@@ -58,7 +58,9 @@ def _deletions(slot_map: SlotMap, occupied: Collection[int]) -> list[Step]:
         if slot.state is SlotState.PENDING_DELETE
     ]
     known = slot_map.pages()
-    extra = [Step(StepKind.DELETE, page, StepReason.EXTRA) for page in sorted(set(occupied) - known)]
+    extra = [
+        Step(StepKind.DELETE, page, StepReason.EXTRA) for page in sorted(set(occupied) - known)
+    ]
     return revoked + extra
 
 

@@ -1,17 +1,20 @@
 """What plugs into the controller later, as interfaces, with simple in-memory versions.
 
 Owns the ``JournalSink``, ``AlarmSink`` and ``ClockEdge`` protocols, the controller's own alarm
-kinds (``ControllerAlarm``), and ``MemoryJournal``, ``MemoryAlarms``, ``ManualWallClock`` and
-``SystemWallClock``: enough for tests and the demo until the durable journal
-(``daemon/journal.py``) and the alarm delivery arrive.
+kinds (``ControllerAlarm``), and ``MemoryJournal``, ``MemoryAlarms``, and ``ManualWallClock``:
+enough for tests and the demo until the durable journal and the alarm delivery plug in.
 
-- ``JournalSink.append(kind, detail)`` returns once the entry is durable. The controller calls
-  it for an access decision BEFORE it moves the relay, so a granted entry is never lost
-  behind an open door; a journal that raises is reported as an alarm and the door carries on.
+- ``JournalSink.append(kind, detail)`` returns once the entry is durable; ``detail`` is a
+  JSON-able dict of opaque ids, reason codes and numbers. The controller calls it for an access
+  decision BEFORE it moves the relay, so a granted entry is never lost behind an open door; a
+  journal that raises is reported as an alarm and the door carries on. (``EventJournal`` also
+  wants wall and monotonic time and the boot id: the service binds those in a small adapter.)
 - ``AlarmSink.raise_alarm(kind, detail)``: forced, held, duress, tamper, offline grace, and the
   controller's own faults. Duress is delivered here only, never shown at the door.
 - ``ClockEdge``: wall time (epoch seconds, for schedules and timestamps only) and whether the
-  kernel reports the clock synchronised (or an RTC is declared). Durations never use it.
+  kernel reports the clock synchronised; the same two methods as ``daemon.clock.ClockEdge``,
+  so its ``SystemClock`` plugs in. With a declared RTC the service passes an edge that says
+  synchronised. Durations never use it.
 
 Imports only the standard library.
 """
@@ -21,11 +24,11 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 
 class JournalSink(Protocol):
-    def append(self, kind: str, detail: str) -> None: ...
+    def append(self, kind: str, detail: dict[str, Any]) -> None: ...
 
 
 class AlarmSink(Protocol):
@@ -34,7 +37,7 @@ class AlarmSink(Protocol):
 
 class ClockEdge(Protocol):
     def wall_now(self) -> float: ...
-    def synchronised(self) -> bool: ...
+    def kernel_synchronised(self) -> bool: ...
 
 
 class ControllerAlarm(str, enum.Enum):
@@ -55,11 +58,11 @@ class MemoryJournal:
     how a test proves the relay had not moved yet when a grant was journalled."""
 
     def __init__(self, observe: Callable[[], object] | None = None) -> None:
-        self.entries: list[tuple[str, str, object]] = []
+        self.entries: list[tuple[str, dict[str, Any], object]] = []
         self._observe = observe
         self._lock = threading.Lock()
 
-    def append(self, kind: str, detail: str) -> None:
+    def append(self, kind: str, detail: dict[str, Any]) -> None:
         seen = self._observe() if self._observe is not None else None
         with self._lock:
             self.entries.append((kind, detail, seen))
@@ -98,7 +101,7 @@ class MemoryAlarms:
 
 
 class ManualWallClock:
-    """A wall clock a test sets and jumps; ``synchronised`` is a plain attribute."""
+    """A wall clock a test sets and jumps, synchronised or not as the test says."""
 
     def __init__(self, wall_s: float, synchronised: bool = True) -> None:
         self.wall_s, self._synchronised = wall_s, synchronised
@@ -106,7 +109,7 @@ class ManualWallClock:
     def wall_now(self) -> float:
         return self.wall_s
 
-    def synchronised(self) -> bool:
+    def kernel_synchronised(self) -> bool:
         return self._synchronised
 
     def set_synchronised(self, synchronised: bool) -> None:
@@ -115,16 +118,3 @@ class ManualWallClock:
     def jump(self, delta_s: float) -> None:
         self.wall_s += delta_s
 
-
-class SystemWallClock:
-    """``time.time()``, with the synchronised flag from a function the service supplies
-    (the kernel's adjtimex status, or always True with a declared RTC)."""
-
-    def __init__(self, synchronised: Callable[[], bool]) -> None:
-        self._synchronised = synchronised
-
-    def wall_now(self) -> float:
-        return time.time()
-
-    def synchronised(self) -> bool:
-        return self._synchronised()

@@ -74,7 +74,9 @@ def run(args: argparse.Namespace, prog: str) -> int:
         log.warning("[clock] assume_synchronised is set: UNSAFE outside labs and CI")
     with guarded(prog):
         app = create_app(config, clock)
-    tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile} if config.tls_certfile else {}
+    tls = {}
+    if config.tls_certfile:
+        tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile}
     try:
         uvicorn.run(app, host=args.host or config.host, port=config.port if args.port is None else args.port,
                     log_level="info", proxy_headers=False, **tls)

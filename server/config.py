@@ -51,7 +51,6 @@ class ServerConfig:
     pairing_code_s: float = 900.0
     retention_days: float = 3 * 365.0
     retention_warning_days: float = 30.0
-    max_events_per_request: int = 1000
     alarms: AlarmSinks = field(default_factory=AlarmSinks)
 
     @property
@@ -80,7 +79,6 @@ _LAYOUT: dict[str, dict[str, tuple[str, type]]] = {
     "auth": {"session_s": ("session_s", float), "pairing_code_s": ("pairing_code_s", float)},
     "retention": {"template_days": ("retention_days", float),
                   "warning_days": ("retention_warning_days", float)},
-    "events": {"max_per_request": ("max_events_per_request", int)},
 }
 _ALARM_KEYS: dict[str, type] = {
     "webhook_url": str, "webhook_secret_file": str, "webhook_timeout_s": float,

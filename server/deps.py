@@ -7,7 +7,7 @@ doors and stations). Every endpoint but health, login and pairing depends on one
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Annotated, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -57,3 +57,11 @@ ENROL = require("admin", "enroller")
 READ = require("admin", "auditor")
 READ_PEOPLE = require("admin", "enroller", "auditor")
 DEVICE = require("door", "station")
+
+# Annotated shorthands for route signatures.
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+AdminCaller = Annotated[Principal, Depends(ADMIN)]
+EnrolCaller = Annotated[Principal, Depends(ENROL)]
+ReadCaller = Annotated[Principal, Depends(READ)]
+PeopleReader = Annotated[Principal, Depends(READ_PEOPLE)]
+DeviceCaller = Annotated[Principal, Depends(DEVICE)]

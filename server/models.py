@@ -8,12 +8,14 @@ or markup it contains, because every query is parameterised.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import binascii
+import datetime as dt
 import json
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from server.errors import Invalid
 
 
 def _utf8(value: str) -> str:
@@ -46,12 +48,24 @@ Role = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValid
 Day = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_date)]
 Instant = Annotated[float, Field(ge=0, le=32503680000)]  # up to year 3000
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_utf8)]
+Short = Annotated[str, StringConstraints(max_length=8)]
+Periods = list[Short]  # ["08:00", "18:00"]; the codec's parser checks them
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_utf8)]
 Template = Annotated[str, StringConstraints(min_length=4, max_length=12000), AfterValidator(_base64)]
 PublicKey = Annotated[str, StringConstraints(min_length=44, max_length=44), AfterValidator(_base64)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def changes_of(patch: BaseModel, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields a PATCH body sets; an explicit null only where null means something."""
+    changes = patch.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise Invalid(f"body.{name}", "may not be null")
+    return changes
 
 
 class LoginBody(Body):
@@ -90,13 +104,13 @@ class ZonePatch(Body):
 class ScheduleBody(Body):
     site_id: Ident
     name: Name
-    weekly: dict[Annotated[str, StringConstraints(max_length=8)], list[list[Annotated[str, StringConstraints(max_length=8)]]]]
-    holiday: list[list[Annotated[str, StringConstraints(max_length=8)]]] = []
+    weekly: dict[Short, list[Periods]]
+    holiday: list[Periods] = []
 
 
 class SchedulePatch(Body):
-    weekly: dict[Annotated[str, StringConstraints(max_length=8)], list[list[Annotated[str, StringConstraints(max_length=8)]]]]
-    holiday: list[list[Annotated[str, StringConstraints(max_length=8)]]] = []
+    weekly: dict[Short, list[Periods]]
+    holiday: list[Periods] = []
 
 
 class HolidayBody(Body):
@@ -166,7 +180,7 @@ class PairBody(Body):
     x25519_public: PublicKey
     signing_public: PublicKey | None = None
     module_identity: Identity
-    module_password: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_utf8)] | None = None
+    module_password: Secret | None = None
 
 
 class EventBody(Body):

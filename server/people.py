@@ -123,7 +123,8 @@ def add_grant(conn: sqlite3.Connection, now: float, actor: str, user_id: str, zo
               schedule_id: str | None = None) -> str:
     fetch(conn, "users", user_id, "person")
     zone = fetch(conn, "zones", zone_id, "zone")
-    if schedule_id is not None and fetch(conn, "schedules", schedule_id, "schedule")["site_id"] != zone["site_id"]:
+    schedule = fetch(conn, "schedules", schedule_id, "schedule") if schedule_id is not None else None
+    if schedule is not None and schedule["site_id"] != zone["site_id"]:
         raise Invalid("schedule_id", "the schedule belongs to another site than the zone")
     if conn.execute("SELECT 1 FROM grants WHERE user_id = ? AND zone_id = ? AND IFNULL(schedule_id, '')"
                     " = IFNULL(?, '')", (user_id, zone_id, schedule_id)).fetchone():

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from server import devices, pairing
-from server.auth import Principal
 from server.context import ServerContext
-from server.deps import ADMIN, READ, READ_PEOPLE, get_ctx
+from server.deps import AdminCaller, Ctx, PeopleReader, ReadCaller
 from server.directory import fetch
 from server.errors import NotFound
-from server.models import DeviceBody, DevicePatch
+from server.models import DeviceBody, DevicePatch, changes_of
 
 
 def _device(ctx: ServerContext, kind: str, ident: str):
@@ -27,9 +26,14 @@ def _offline_after_s(ctx: ServerContext) -> float:
 def device_router(kind: str) -> APIRouter:
     """``/api/v1/doors`` or ``/api/v1/stations``: the same operations on either kind."""
     router = APIRouter(prefix=f"/api/v1/{kind}s", tags=[f"{kind}s"])
+    _add_records(router, kind)
+    _add_pairing_and_reports(router, kind)
+    return router
 
+
+def _add_records(router: APIRouter, kind: str) -> None:
     @router.post("", status_code=201)
-    def create(body: DeviceBody, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    def create(body: DeviceBody, who: AdminCaller, ctx: Ctx) -> dict:
         with ctx.write() as conn:
             ident = devices.create_device(
                 conn, ctx.clock.now(), who.actor, kind=kind, name=body.name, site_id=body.site_id,
@@ -38,25 +42,29 @@ def device_router(kind: str) -> APIRouter:
         return {"id": ident}
 
     @router.get("")
-    def list_all(who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+    def list_all(who: PeopleReader, ctx: Ctx) -> list[dict]:
         conn, now = ctx.read(), ctx.clock.now()
         rows = conn.execute("SELECT * FROM devices WHERE kind = ? ORDER BY name", (kind,)).fetchall()
         return [devices.device_view(conn, row, now, _offline_after_s(ctx)) for row in rows]
 
     @router.get("/{ident}")
-    def show(ident: str, who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> dict:
-        return devices.device_view(ctx.read(), _device(ctx, kind, ident), ctx.clock.now(), _offline_after_s(ctx))
+    def show(ident: str, who: PeopleReader, ctx: Ctx) -> dict:
+        row = _device(ctx, kind, ident)
+        return devices.device_view(ctx.read(), row, ctx.clock.now(), _offline_after_s(ctx))
 
     @router.patch("/{ident}")
-    def update(ident: str, body: DevicePatch, who: Principal = Depends(ADMIN),
-               ctx: ServerContext = Depends(get_ctx)) -> dict:
+    def update(ident: str, body: DevicePatch, who: AdminCaller,
+               ctx: Ctx) -> dict:
         _device(ctx, kind, ident)
         with ctx.write() as conn:
-            devices.update_device(conn, ctx.clock.now(), who.actor, ident, body.model_dump(exclude_unset=True))
+            changes = changes_of(body, nullable=("zone_id",))
+            devices.update_device(conn, ctx.clock.now(), who.actor, ident, changes)
         return {"id": ident}
 
+
+def _add_pairing_and_reports(router: APIRouter, kind: str) -> None:
     @router.post("/{ident}/pairing-codes", status_code=201)
-    def pairing_code(ident: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    def pairing_code(ident: str, who: AdminCaller, ctx: Ctx) -> dict:
         _device(ctx, kind, ident)
         with ctx.write() as conn:
             code, expires_at = pairing.create_code(conn, ctx.clock.now(), who.actor, ident,
@@ -64,12 +72,10 @@ def device_router(kind: str) -> APIRouter:
         return {"code": code, "expires_at": expires_at, "server_key_fingerprint": ctx.keys.fingerprint}
 
     @router.get("/{ident}/capacity")
-    def capacity(ident: str, who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> dict:
+    def capacity(ident: str, who: PeopleReader, ctx: Ctx) -> dict:
         return devices.capacity_report(ctx.read(), _device(ctx, kind, ident), ctx.clock.now())
 
     @router.get("/{ident}/removals")
-    def removals(ident: str, who: Principal = Depends(READ), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+    def removals(ident: str, who: ReadCaller, ctx: Ctx) -> list[dict]:
         _device(ctx, kind, ident)
         return devices.removals(ctx.read(), "device_id = ?", (ident,))
-
-    return router

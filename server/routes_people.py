@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from server import devices, directory, people
-from server.auth import Principal
-from server.context import ServerContext
-from server.deps import ADMIN, ENROL, READ, READ_PEOPLE, get_ctx
+from server.deps import AdminCaller, Ctx, EnrolCaller, PeopleReader, ReadCaller
 from server.errors import Invalid
-from server.models import ConsentBody, EnrolmentBody, FingerBody, GrantBody, PersonBody, PersonPatch
+from server.models import (ConsentBody, EnrolmentBody, FingerBody, GrantBody, PersonBody, PersonPatch,
+                           changes_of)
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
 
@@ -19,34 +18,35 @@ def _finger(body: FingerBody) -> people.NewFinger:
 
 
 @router.post("/people", status_code=201)
-def create_person(body: PersonBody, who: Principal = Depends(ENROL), ctx: ServerContext = Depends(get_ctx)) -> dict:
+def create_person(body: PersonBody, who: EnrolCaller, ctx: Ctx) -> dict:
     with ctx.write() as conn:
         return {"id": people.create_person(conn, ctx.clock.now(), who.actor, **body.model_dump())}
 
 
 @router.get("/people")
-def list_people(limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0, le=2**62),
-                who: Principal = Depends(READ_PEOPLE), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+def list_people(who: PeopleReader, ctx: Ctx, limit: int = Query(1000, ge=1, le=100000),
+                offset: int = Query(0, ge=0, le=2**62)) -> list[dict]:
     return directory.list_rows(ctx.read(), "SELECT id, name, active, valid_from, valid_until, consent_at"
                                " FROM users ORDER BY name, id LIMIT ? OFFSET ?", (limit, offset))
 
 
 @router.get("/people/{person_id}")
-def show_person(person_id: str, who: Principal = Depends(READ_PEOPLE),
-                ctx: ServerContext = Depends(get_ctx)) -> dict:
+def show_person(person_id: str, who: PeopleReader,
+                ctx: Ctx) -> dict:
     return people.person_view(ctx.read(), person_id)
 
 
 @router.patch("/people/{person_id}")
-def update_person(person_id: str, body: PersonPatch, who: Principal = Depends(ADMIN),
-                  ctx: ServerContext = Depends(get_ctx)) -> dict:
+def update_person(person_id: str, body: PersonPatch, who: AdminCaller,
+                  ctx: Ctx) -> dict:
     with ctx.write() as conn:
-        people.update_person(conn, ctx.clock.now(), who.actor, person_id, body.model_dump(exclude_unset=True))
+        people.update_person(conn, ctx.clock.now(), who.actor, person_id,
+                             changes_of(body, nullable=("valid_from", "valid_until")))
     return {"id": person_id}
 
 
 @router.delete("/people/{person_id}", status_code=202)
-def delete_person(person_id: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+def delete_person(person_id: str, who: AdminCaller, ctx: Ctx) -> dict:
     """Erase a person. Doors confirm removal later: see ``GET /people/{id}/removals``."""
     with ctx.write() as conn:
         people.delete_person(conn, ctx.clock.now(), who.actor, person_id)
@@ -54,34 +54,35 @@ def delete_person(person_id: str, who: Principal = Depends(ADMIN), ctx: ServerCo
 
 
 @router.get("/people/{person_id}/removals")
-def person_removals(person_id: str, who: Principal = Depends(READ), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+def person_removals(person_id: str, who: ReadCaller, ctx: Ctx) -> list[dict]:
     return devices.removals(ctx.read(), "user_id = ?", (person_id,))
 
 
 @router.post("/people/{person_id}/consent", status_code=201)
-def record_consent(person_id: str, body: ConsentBody, who: Principal = Depends(ENROL),
-                   ctx: ServerContext = Depends(get_ctx)) -> dict:
+def record_consent(person_id: str, body: ConsentBody, who: EnrolCaller,
+                   ctx: Ctx) -> dict:
     with ctx.write() as conn:
         people.record_consent(conn, ctx.clock.now(), who.actor, person_id, body.reference)
     return {"id": person_id}
 
 
 @router.post("/people/{person_id}/fingers", status_code=201)
-def add_finger(person_id: str, body: FingerBody, who: Principal = Depends(ENROL),
-               ctx: ServerContext = Depends(get_ctx)) -> dict:
+def add_finger(person_id: str, body: FingerBody, who: EnrolCaller,
+               ctx: Ctx) -> dict:
     with ctx.write() as conn:
-        return {"id": people.add_finger(conn, ctx.clock.now(), who.actor, ctx.keys.data, person_id, _finger(body))}
+        finger = people.add_finger(conn, ctx.clock.now(), who.actor, ctx.keys.data, person_id, _finger(body))
+        return {"id": finger}
 
 
 @router.delete("/fingers/{finger_id}", status_code=202)
-def delete_finger(finger_id: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+def delete_finger(finger_id: str, who: AdminCaller, ctx: Ctx) -> dict:
     with ctx.write() as conn:
         people.delete_finger(conn, ctx.clock.now(), who.actor, finger_id)
     return {"id": finger_id}
 
 
 @router.post("/enrolments", status_code=201)
-def enrol(body: EnrolmentBody, who: Principal = Depends(ENROL), ctx: ServerContext = Depends(get_ctx)) -> dict:
+def enrol(body: EnrolmentBody, who: EnrolCaller, ctx: Ctx) -> dict:
     """The kiosk's one call: person (new or existing), consent and fingers; all or nothing."""
     if (body.person is None) == (body.person_id is None):
         raise Invalid("person", "give exactly one of person and person_id")
@@ -93,20 +94,20 @@ def enrol(body: EnrolmentBody, who: Principal = Depends(ENROL), ctx: ServerConte
 
 
 @router.post("/grants", status_code=201)
-def create_grant(body: GrantBody, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> dict:
+def create_grant(body: GrantBody, who: AdminCaller, ctx: Ctx) -> dict:
     with ctx.write() as conn:
         return {"id": people.add_grant(conn, ctx.clock.now(), who.actor, body.person_id, body.zone_id,
                                        body.schedule_id)}
 
 
 @router.delete("/grants/{grant_id}", status_code=204)
-def revoke_grant(grant_id: str, who: Principal = Depends(ADMIN), ctx: ServerContext = Depends(get_ctx)) -> None:
+def revoke_grant(grant_id: str, who: AdminCaller, ctx: Ctx) -> None:
     with ctx.write() as conn:
         people.revoke_grant(conn, ctx.clock.now(), who.actor, grant_id)
 
 
 @router.get("/retention")
-def retention(who: Principal = Depends(READ), ctx: ServerContext = Depends(get_ctx)) -> list[dict]:
+def retention(who: ReadCaller, ctx: Ctx) -> list[dict]:
     """Fingers warned for deletion: unused for nearly the retention period."""
     return directory.list_rows(
         ctx.read(), "SELECT id, user_id, name, enrolled_at, last_used_at, retention_warned_at FROM fingers"

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from server import alarms, events, pairing
-from server.auth import Principal
 from server.bundles import BundleService
-from server.context import ServerContext
-from server.deps import DEVICE, get_bundles, get_ctx, get_notifier
+from server.deps import Ctx, DeviceCaller, get_bundles, get_notifier
 from server.models import EventsBody, HeartbeatBody, PairBody
 from server.notifier import BundleNotifier
 
@@ -24,13 +22,13 @@ BUNDLE_TYPE = "application/vnd.doorward.bundle+json"
 
 
 @router.get("/health", tags=["server"])
-def health(ctx: ServerContext = Depends(get_ctx)) -> dict:
+def health(ctx: Ctx) -> dict:
     return {"status": "ok", "clock_synchronised": ctx.clock.synchronised(),
             "server_key_id": ctx.keys.key_id, "server_key_fingerprint": ctx.keys.fingerprint}
 
 
 @router.post("/pair", status_code=201)
-def pair(body: PairBody, ctx: ServerContext = Depends(get_ctx)) -> dict:
+def pair(body: PairBody, ctx: Ctx) -> dict:
     """Redeem a one-time pairing code: register keys, receive the device token."""
     request = pairing.PairRequest(
         code=body.code, x25519_public=body.x25519_public, module_identity=body.module_identity,
@@ -42,8 +40,8 @@ def pair(body: PairBody, ctx: ServerContext = Depends(get_ctx)) -> dict:
 
 @router.get("/device/bundle", response_class=Response,
             responses={200: {"content": {BUNDLE_TYPE: {}}}, 304: {"description": "unchanged"}})
-async def bundle(wait: float = Query(0, ge=0, le=30), if_none_match: str | None = Header(None),
-                 who: Principal = Depends(DEVICE), ctx: ServerContext = Depends(get_ctx),
+async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30),
+                 if_none_match: str | None = Header(None),
                  bundles: BundleService = Depends(get_bundles),
                  notifier: BundleNotifier = Depends(get_notifier)) -> Response:
     """The device's signed bundle. With ``If-None-Match`` equal to the current ETag and
@@ -62,7 +60,7 @@ async def bundle(wait: float = Query(0, ge=0, le=30), if_none_match: str | None 
 
 
 @router.post("/device/events")
-def post_events(body: EventsBody, who: Principal = Depends(DEVICE), ctx: ServerContext = Depends(get_ctx)):
+def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
     """Oldest first. Answers the highest contiguous sequence per journal; a gap is a 409
     carrying the expected sequence (events before the gap are kept)."""
     with ctx.write() as conn:
@@ -78,7 +76,7 @@ def post_events(body: EventsBody, who: Principal = Depends(DEVICE), ctx: ServerC
 
 
 @router.post("/device/heartbeat")
-def heartbeat(body: HeartbeatBody, who: Principal = Depends(DEVICE), ctx: ServerContext = Depends(get_ctx)) -> dict:
+def heartbeat(body: HeartbeatBody, who: DeviceCaller, ctx: Ctx) -> dict:
     now = ctx.clock.now()
     with ctx.write() as conn:
         events.heartbeat(conn, now, who.ident, body.model_dump())

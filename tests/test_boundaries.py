@@ -33,6 +33,7 @@ PURE = [
     "daemon/door.py",
     "daemon/door_types.py",
     "daemon/slotmap.py",
+    "daemon/library_plan.py",
 ]
 ALLOWED_IN_PURE = {
     "__future__", "dataclasses", "enum", "struct", "typing", "collections", "functools",

@@ -170,3 +170,14 @@ def test_the_audit_log_records_admin_actions(server) -> None:
                      "person.create", "person.consent", "finger.add"):
         assert expected in actions
     assert all(row["actor"] for row in site.admin.get("/api/v1/audit").json())
+
+
+def test_an_explicit_null_is_refused_where_null_means_nothing(server) -> None:
+    site = make_site(server)
+    person = site.admin.post("/api/v1/people", json={"name": "Nils", "valid_until": 2e9}).json()["id"]
+    for field in ("name", "roles", "active"):
+        answer = site.admin.patch(f"/api/v1/people/{person}", json={field: None})
+        assert answer.status_code == 422 and field in answer.json()["detail"]
+    assert site.admin.patch(f"/api/v1/people/{person}", json={"valid_until": None}).status_code == 200
+    assert site.admin.get(f"/api/v1/people/{person}").json()["valid_until"] is None
+    assert site.admin.patch(f"/api/v1/doors/{site.door_id}", json={"capacity": None}).status_code == 422

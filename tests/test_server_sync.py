@@ -114,7 +114,9 @@ def test_versions_rise_and_a_bundle_is_reissued_before_half_its_validity(server)
     site = make_site(server)
     first = site.door.fetch()
     assert site.door.fetch().version == first.version  # nothing changed, nothing due
-    server.clock.advance(first.validity_s / 2 + 1)
+    server.clock.advance(first.validity_s * 0.35)
+    assert site.door.fetch().version == first.version
+    server.clock.advance(first.validity_s * 0.1)  # 45 %: before half, a new bundle
     second = site.door.fetch()
     assert second.version > first.version and second.expires_at > first.expires_at
 
@@ -221,3 +223,31 @@ def test_a_heartbeat_records_the_doors_state(server) -> None:
     door = site.admin.get(f"/api/v1/doors/{site.door_id}").json()
     assert door["heartbeat"]["backlog"] == 3 and door["online"] is True
     assert door["module_mismatch"] is True and door["reconciled_version"] == 4
+
+
+def test_held_polls_hold_no_worker_thread(server) -> None:
+    """More held polls than the thread pool has threads (40), and the API still answers."""
+    import asyncio
+
+    import httpx
+
+    site = make_site(server)
+    site.door.fetch()
+
+    async def scenario() -> float:
+        headers = {"Authorization": f"Bearer {site.door.token}", "If-None-Match": site.door.etag}
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits, trust_env=False) as client:
+            held = [asyncio.create_task(client.get("/api/v1/device/bundle", params={"wait": 10}, headers=headers))
+                    for _ in range(60)]
+            await asyncio.sleep(1.0)
+            started = time.monotonic()
+            answer = await client.get("/api/v1/sites", headers=site.admin.headers)
+            elapsed = time.monotonic() - started
+            assert answer.status_code == 200 and not any(task.done() for task in held)
+            for task in held:
+                task.cancel()
+            await asyncio.gather(*held, return_exceptions=True)
+            return elapsed
+
+    assert asyncio.run(scenario()) < 1.0

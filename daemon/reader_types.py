@@ -1,0 +1,55 @@
+"""The reader's settings, what it reports, and the credential it checks the module against.
+
+Owns ``ReaderSettings`` (every cadence, with the source it follows), ``ReaderStatus`` and
+``ModuleCredential``. Plain frozen dataclasses; no IO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from daemon.binding import BindingStatus
+
+# Alarm kinds the reader raises itself (reconcile's own are in daemon/library.py).
+ALARM_TAMPER = "tamper"
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    # GenImg cadence without a touch line: drivers poll every 100-500 ms (protocol sheet 9.2;
+    # esp-idf-r503 150 ms, Leopard-C 100 ms). 120 ms keeps the wait for a scan short while
+    # leaving the UART free more than 90 % of the time for reconcile steps.
+    poll_interval_s: float = 0.12
+    touch_poll_s: float = 0.02  # reading the touch line is a GPIO read, no UART traffic
+    lift_poll_s: float = 0.2  # FPM polls GenImg every 200 ms while waiting for removal
+    health_interval_s: float = 0.5  # a ReadSysPara after this long without an exchange
+    offline_retry_s: float = 0.25  # silent module: try again this often
+    reopen_backoff_s: float = 0.1  # lost port: first wait before reopening, doubling
+    reopen_backoff_max_s: float = 2.0
+    module_check_interval_s: float = 60.0  # binding (password, notepad) and module identity
+    verify_interval_s: float = 86_400.0  # read back every active page (altered slots)
+
+
+@dataclass(frozen=True)
+class ModuleCredential:
+    """The door's module password and notepad token, from the credential file (read-only)."""
+
+    password: int
+    token: bytes
+    # Pairing could not bind (the port was held) and left the binding pending: bind a module
+    # still on the factory password at the first check after start, and never later, so a
+    # fresh module swapped in while running is an alarm and never learns our password.
+    bind_if_unbound: bool = False
+
+    def __repr__(self) -> str:
+        return f"ModuleCredential(bind_if_unbound={self.bind_if_unbound})"  # no secrets in logs
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    online: bool  # the module answers
+    detail: str  # "ready", "reader offline: ...", "module binding: ...", "reconciling ..."
+    biometric_ready: bool  # scans are answered (online, ours, not held after tamper)
+    binding: BindingStatus | None = None
+    module_identity: str | None = None
+    reconciling: bool = False

@@ -1,0 +1,269 @@
+"""The reader thread against the simulated module: claims, lifts, faults, tamper, priorities."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from daemon.binding import bind_module
+from daemon.claim import Claim, ClaimKind, SlotState
+from daemon.library import MemorySlotStore
+from daemon.reader import Reader
+from daemon.reader_types import ALARM_TAMPER, ModuleCredential, ReaderSettings, ReaderStatus
+from daemon.slotmap import SlotMap
+from drivers.r30x.sensor import R30xSensor
+from sim.link import MemoryLink
+from sim.r30x import SimulatedR30x
+from tests.test_reader_rig import Recorder, Rig, enrolled_template, sim_finger, slot_map
+
+ACTIVE, LOAD, DELETE = SlotState.ACTIVE, SlotState.PENDING_LOAD, SlotState.PENDING_DELETE
+PASSWORD, TOKEN = 0x5EC0_2E7D, b"door-1 binding token".ljust(32, b"!")
+CREDENTIAL = ModuleCredential(PASSWORD, TOKEN)
+FAST = ReaderSettings(poll_interval_s=0.03, lift_poll_s=0.03, health_interval_s=0.2,
+                      offline_retry_s=0.05, module_check_interval_s=0.3)  # fmt: skip
+
+
+class Door:
+    """A bound simulated module, a slot store and a reader with recorded callbacks."""
+
+    def __init__(self, pages: dict[int, tuple[str, SlotState]], *, model: str = "r503",
+                 realtime: bool = False, present: dict[int, str] | None = None,
+                 settings: ReaderSettings = FAST, bind: bool = True) -> None:  # fmt: skip
+        self.rig = Rig(model, realtime=realtime)
+        if bind:
+            bind_module(self.rig.sensor, PASSWORD, TOKEN)
+        for page, finger_id in (present or {}).items():
+            self.rig.store_raw(page, enrolled_template(model, finger_id))
+        self.store = MemorySlotStore(slot_map(model, pages))
+        self.recorder = Recorder()
+        self.templates = {fid: enrolled_template(model, fid) for fid, _ in pages.values()}
+        self.reader = Reader(self.rig.sensor, CREDENTIAL, self.store, self.templates.__getitem__,
+                             settings=settings, version=1, **self.recorder.callbacks())
+
+    def start(self, wait_reconciled: bool = True) -> None:
+        self.reader.start()
+        if wait_reconciled:
+            self.status(lambda s: s.biometric_ready and not s.reconciling)
+
+    def status(self, where, timeout_s: float = 3.0) -> ReaderStatus:
+        return self.recorder.next("status", timeout_s, where)
+
+    def scan(self, finger: str, timeout_s: float = 3.0) -> Claim:
+        self.rig.control({"place": finger})
+        claim = self.recorder.next("claim", timeout_s)
+        self.rig.control({"lift": True})
+        self.recorder.next("lift", timeout_s)
+        return claim
+
+    def close(self) -> None:
+        self.reader.stop()
+        self.rig.close()
+
+
+@pytest.fixture
+def door() -> Iterator[Door]:
+    door = Door({0: ("f-alice", ACTIVE), 7: ("f-bob", ACTIVE)},
+                present={0: "f-alice", 7: "f-bob"})  # fmt: skip
+    yield door
+    door.close()
+
+
+def test_enrolled_unknown_and_messy_fingers_each_give_a_claim_and_a_lift(door: Door) -> None:
+    door.start()
+    hit = door.scan(sim_finger("f-alice"))
+    assert (hit.kind, hit.page, hit.slot_state) == (ClaimKind.HIT, 0, ACTIVE)
+    assert hit.finger_id == "f-alice"
+    assert hit.match_confirmed and hit.module_identity == door.reader.status.module_identity
+    assert hit.module_identity and hit.module_identity.startswith("model=R503")
+    assert door.scan("zed/left-thumb") == Claim.unknown()
+    door.rig.control({"messy_rate": 1.0})
+    assert door.scan(sim_finger("f-alice")) == Claim.poor_image()
+
+
+def test_a_lying_module_naming_an_empty_page_gives_an_unconfirmed_empty_claim(door: Door) -> None:
+    door.start()
+    door.rig.control({"lie": {"page": 5, "score": 200}})
+    claim = door.scan(sim_finger("f-alice"))
+    assert (claim.page, claim.slot_state, claim.finger_id) == (5, SlotState.EMPTY, None)
+    assert not claim.match_confirmed
+
+
+def test_a_lie_naming_another_fingers_active_page_fails_the_match(door: Door) -> None:
+    door.start()
+    door.rig.control({"lie": {"page": 7, "score": 200}})
+    claim = door.scan(sim_finger("f-alice"))
+    assert (claim.page, claim.slot_state, claim.finger_id) == (7, ACTIVE, "f-bob")
+    assert not claim.match_confirmed
+
+
+def test_a_revoked_finger_during_reconcile_is_pending_delete_not_tamper() -> None:
+    door = Door({0: ("f-alice", ACTIVE), 3: ("f-dave", DELETE)},
+                present={0: "f-alice", 3: "f-dave"})  # fmt: skip
+    try:
+        door.rig.control({"place": sim_finger("f-dave")})  # on the glass before the pass runs
+        door.start(wait_reconciled=False)
+        claim = door.recorder.next("claim")
+        assert (claim.page, claim.slot_state, claim.finger_id) == (3, DELETE, "f-dave")
+        door.rig.control({"lift": True})
+        door.recorder.next("lift")
+        door.status(lambda s: s.biometric_ready and not s.reconciling)
+        assert door.rig.occupied() == {0} and door.store.reconciled_version == 1
+    finally:
+        door.close()
+
+
+def test_silence_is_reported_offline_within_two_seconds_and_recovers(door: Door) -> None:
+    door.start()
+    door.rig.control({"fault": {"kind": "silence"}})
+    started = time.monotonic()
+    offline = door.status(lambda s: not s.online)
+    assert time.monotonic() - started < 2.0 and "no reply" in offline.detail
+    door.rig.control({"fault": None})
+    door.status(lambda s: s.online and s.biometric_ready)
+    assert door.scan(sim_finger("f-alice")).match_confirmed
+
+
+def test_an_unplugged_port_is_reopened_without_a_restart(door: Door) -> None:
+    door.start()
+    door.rig.control({"fault": {"kind": "unplug", "ms": 400}})
+    assert "port lost" in door.status(lambda s: not s.online).detail
+    door.status(lambda s: s.online and s.biometric_ready)
+    assert door.scan(sim_finger("f-alice")).match_confirmed
+
+
+def test_a_module_reset_is_recovered_and_scans_go_on(door: Door) -> None:
+    door.start()
+    door.rig.control({"power_cycle": True})  # R503: RAM lost, a bare 0x55 when ready
+    door.status(lambda s: s.reconciling)  # the binding check ran again and a pass started
+    door.status(lambda s: s.biometric_ready and not s.reconciling)
+    assert door.scan(sim_finger("f-alice")).match_confirmed
+    assert door.recorder.alarms == []
+
+
+def test_a_module_without_our_token_is_a_tamper_alarm_and_scans_stop() -> None:
+    door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"}, bind=False)
+    try:
+        bind_module(door.rig.sensor, PASSWORD, b"another door's token")
+        door.start(wait_reconciled=False)
+        kind, detail = door.recorder.next("alarm")
+        assert kind == ALARM_TAMPER and "foreign" in detail
+        status = door.status(lambda s: s.online)
+        assert not status.biometric_ready
+        door.rig.control({"place": sim_finger("f-alice")})
+        with pytest.raises(AssertionError):
+            door.recorder.next("claim", timeout_s=0.3)
+    finally:
+        door.close()
+
+
+def test_a_fresh_module_is_unbound_and_bound_only_when_pairing_left_it_pending() -> None:
+    door = Door({0: ("f-alice", LOAD)}, bind=False)
+    try:
+        door.start(wait_reconciled=False)
+        assert "unbound" in door.recorder.next("alarm")[1]
+        assert door.rig.occupied() == set()  # templates never go into a module not ours
+    finally:
+        door.close()
+    door = Door({0: ("f-alice", LOAD)}, bind=False)
+    door.reader = Reader(door.rig.sensor, ModuleCredential(PASSWORD, TOKEN, bind_if_unbound=True),
+                         door.store, door.templates.__getitem__, settings=FAST, version=1,
+                         **door.recorder.callbacks())  # fmt: skip
+    try:
+        door.start()
+        assert door.recorder.alarms == [] and door.rig.occupied() == {0}
+        assert door.rig.module.flash.password == PASSWORD
+    finally:
+        door.close()
+
+
+class SwitchableTransport:
+    """The cable: lets a test swap the module behind a running reader."""
+
+    name = "switchable"
+
+    def __init__(self, link: MemoryLink) -> None:
+        self.link = link
+
+    def write(self, data: bytes) -> None:
+        self.link.host.write(data)
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        return self.link.host.read(max_bytes, timeout_s)
+
+    def close(self) -> None:
+        self.link.host.close()
+
+    def reopen(self) -> None:
+        self.link.host.reopen()
+
+
+@pytest.mark.parametrize("clone_knows_credentials", [True, False])
+def test_a_module_swapped_while_running_is_a_tamper_alarm(clone_knows_credentials: bool) -> None:
+    door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"})
+    cable = SwitchableTransport(door.rig.link)
+    door.reader = Reader(R30xSensor(cable, timeout_s=0.2), CREDENTIAL, door.store,
+                         door.templates.__getitem__, settings=FAST, version=1,
+                         **door.recorder.callbacks())  # fmt: skip
+    other = SimulatedR30x("r503", firmware="R503-SIM-2.0", seed=9)
+    other_link = MemoryLink(other)
+    try:
+        if clone_knows_credentials:
+            scratch = R30xSensor(other_link.host, timeout_s=0.2)
+            bind_module(scratch, PASSWORD, TOKEN)
+        door.start()
+        cable.link = other_link
+        kind, detail = door.recorder.next("alarm")
+        expected = "module swapped" if clone_knows_credentials else "unbound"
+        assert kind == ALARM_TAMPER and expected in detail
+        door.status(lambda s: not s.biometric_ready)
+        if clone_knows_credentials:  # ours by password and token: reconciled, then released
+            door.status(lambda s: s.biometric_ready)
+            assert set(other.flash.library) == {0}
+    finally:
+        door.close()
+        other_link.close()
+
+
+def test_a_scan_is_answered_before_queued_reconcile_steps_finish() -> None:
+    loads = {page: (f"f-user{page}", LOAD) for page in range(1, 9)}
+    door = Door({0: ("f-alice", ACTIVE), **loads}, model="r307", realtime=True,
+                present={0: "f-alice"})  # fmt: skip
+    try:
+        door.start(wait_reconciled=False)
+        door.status(lambda s: s.reconciling)
+        door.rig.control({"place": sim_finger("f-alice")})
+        claim = door.recorder.next("claim", timeout_s=5.0)
+        assert claim.match_confirmed and claim.page == 0
+        assert door.store.reconciled_version is None  # reconcile was still under way
+        assert len(door.rig.occupied()) < 9
+        door.rig.control({"lift": True})
+        door.status(lambda s: s.biometric_ready and not s.reconciling, timeout_s=10.0)
+        assert door.store.reconciled_version == 1 and len(door.rig.occupied()) == 9
+    finally:
+        door.close()
+
+
+def test_stop_returns_within_milliseconds(door: Door) -> None:
+    door.start()
+    started = time.monotonic()
+    door.reader.stop()
+    assert time.monotonic() - started < 0.2
+    assert SlotMap() == SlotMap()  # the store needs no closing
+
+
+def test_a_touch_line_gates_scanning_and_lift_and_jobs_run_between_scans() -> None:
+    door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"})
+    module = door.rig.module
+    door.reader = Reader(door.rig.sensor, CREDENTIAL, door.store, door.templates.__getitem__,
+                         settings=FAST, version=1, **door.recorder.callbacks(),
+                         touch_level=lambda: 1 if module.finger is None else 0)  # R503: low
+    try:
+        door.start()
+        assert door.scan(sim_finger("f-alice")).match_confirmed
+        assert door.reader.set_led(1, 100, 2).result(timeout=2.0) is None
+        assert module.led["colour"] == 2
+        assert door.reader.submit(lambda sensor: sensor.template_count()).result(2.0) == 1
+    finally:
+        door.close()
