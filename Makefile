@@ -2,7 +2,7 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-EXTRAS  := dev,server
+EXTRAS  := dev,server,kiosk
 PYTEST  := $(PY) -m pytest
 
 .PHONY: test soak bench demo venv clean

@@ -58,7 +58,9 @@ class BundleRefused(DoorwardError, ValueError):
 
     @property
     def alarm(self) -> Alarm | None:
-        return Alarm(self.reason, {"message": str(self), **self.detail}) if self.raises_alarm else None
+        if not self.raises_alarm:
+            return None
+        return Alarm(self.reason, {"message": str(self), **self.detail})
 
     def journal_records(self) -> list[tuple[str, dict[str, Any]]]:
         records = [("bundle_refused", {"reason": self.reason, "message": str(self), **self.detail})]

@@ -111,6 +111,10 @@ class PermissionCache:
     def apply(self, snapshot: Snapshot, slot_map: SlotMap) -> None:
         """Store a snapshot, its version and its slot map in one transaction; then the backstop."""
         version = snapshot.version
+        stored = self.stored_version()
+        if stored is not None and version < stored:
+            raise CacheError(f"{self.path}: refusing to store version {version} over the "
+                             f"stored version {stored}: versions never go backwards")
         head, user_rows = self._seal_snapshot(snapshot)
         slot_rows = [self._seal_slot(slot, version) for slot in slot_map.slots]
         with self._lock:

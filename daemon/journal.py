@@ -216,7 +216,8 @@ class EventJournal:
             head = self._conn.execute(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         except sqlite3.Error as error:
-            raise JournalWriteError(f"{self.path}: cannot read the journal head: {error}") from error
+            raise JournalWriteError(
+                f"{self.path}: cannot read the journal head: {error}") from error
         self._last_seq, self._last_hash = head or (0, GENESIS_HASH)
         if stored_door != self.door_id:
             raise JournalError(f"{self.path}: journal of door {stored_door!r}, "

@@ -48,7 +48,8 @@ def test_round_trip_survives_a_reopen(tmp_path: Path) -> None:
     again = PermissionCache(tmp_path / "cache.db", KEY)
     assert again.snapshot() == snapshot
     assert again.slot_map() == plan(snapshot)
-    assert (again.stored_version(), again.applied_version(), again.reconciled_version()) == (7, 7, 7)
+    versions = again.stored_version(), again.applied_version(), again.reconciled_version()
+    assert versions == (7, 7, 7)
     assert not again.is_empty() and not again.behind_backstop
 
 
@@ -230,6 +231,13 @@ def test_a_key_file_of_the_wrong_length_is_refused(tmp_path: Path, content: byte
         load_cache_key(key_file)
     with pytest.raises(CacheKeyError, match="cannot open"):
         load_cache_key(tmp_path / "missing.key")
+
+
+def test_the_cache_never_stores_an_older_version(tmp_path: Path) -> None:
+    cache = applied(tmp_path / "cache.db", 8)
+    with pytest.raises(CacheError, match="versions never go backwards"):
+        cache.apply(door_snapshot(7), SlotMap())
+    assert cache.snapshot().version == 8
 
 
 def test_slot_map_needs_an_applied_snapshot(tmp_path: Path) -> None:

@@ -139,10 +139,12 @@ def test_storage_paths_are_relative_to_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("line, complaint", [
     ("[clock]\nrtc = 1", "clock.rtc: must be true or false"),
     ("[clock]\nassume_synchronized = true", "did you mean 'assume_synchronised'"),
-    ("[storage]\njournal_retention_h = 24", "storage.journal_retention_h: 24 is below the floor of 120 hours"),
+    ("[storage]\njournal_retention_h = 24",
+     "storage.journal_retention_h: 24 is below the floor of 120 hours"),
     ("[storage]\njournal_max_acknowledged_rows = 1000", "below the floor of 500000 rows"),
 ])
-def test_bad_clock_and_storage_keys_are_named(tmp_path: Path, line: str, complaint: str) -> None:
+def test_bad_clock_and_storage_keys_are_named(tmp_path: Path, line: str,
+                                              complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):
         parse_config(HARDWARE + line + "\n", tmp_path / "doorward.toml")
 
