@@ -26,7 +26,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from daemon.controller_core import ControllerCore
+from daemon.controller_core import DOOR_INPUTS, ControllerCore
 from daemon.door import DoorState
 from daemon.controller_events import (
     ClockTrustChanged, ControllerEvent, ControllerStatus, FingerLifted, InputEdge, ModuleClaim,
@@ -64,6 +64,8 @@ class Controller:
     def start(self) -> None:
         """Relay to its safe level first (``setup``), edges subscribed, inputs read, then the
         thread. A failure here leaves the relay de-energised and is raised to the caller."""
+        if self._thread is not None or self._stopping.is_set():
+            raise RuntimeError("a controller starts once; build a new one to start again")
         self._hardware.setup()
         try:
             self._hardware.on_input_change(self._on_edge)
@@ -98,7 +100,9 @@ class Controller:
 
     def _on_edge(self, door_input: DoorInput) -> None:
         # Runs on the GPIO backend's thread: queue it and return, never touch the pins here.
-        self._events.put(InputEdge(door_input))
+        # The touch line is the reader's: its edges would only wake the loop.
+        if door_input in DOOR_INPUTS:
+            self._events.put(InputEdge(door_input))
 
     # -- status ---------------------------------------------------------------------------
 
@@ -129,12 +133,20 @@ class Controller:
                 event = self._next_event()
                 if event is _STOP or self._stopping.is_set():
                     break
-                if event is not None:
-                    self._core.handle(event, self._monotonic())  # type: ignore[arg-type]
-                self._core.fire_due(self._monotonic())
-                self._status = self._core_status(running=True)
+                self._turn(event)
         finally:
             self._core.actions.make_relay_safe()  # however the loop ended
+
+    def _turn(self, event: object | None) -> None:
+        """One event (if any), then every timer now due, then a fresh status."""
+        try:
+            if event is not None:
+                self._core.handle(event, self._monotonic())  # type: ignore[arg-type]
+            self._core.fire_due(self._monotonic())
+        except Exception:  # the core guards each handler; this is the last line behind it
+            log.exception("controller loop failed outside a handler; making the relay safe")
+            self._core.actions.make_relay_safe()
+        self._status = self._core_status(running=True)
 
     def _next_event(self) -> object | None:
         """The next event, or None once the next timer is due (or the idle wake-up)."""

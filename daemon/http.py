@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -98,8 +99,11 @@ class _Deadline(threading.local):
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline,
+                 raw_socket: socket.socket | None = None) -> None:
         self._inner, self._deadline = inner, deadline
+        # The TCP socket under any TLS layer: shutting it down wakes a blocked read.
+        self._raw_socket = raw_socket or inner.get_extra_info("socket")
 
     def _bound(self, timeout: float | None) -> float | None:
         left = self._deadline.remaining()
@@ -114,9 +118,17 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
+    def abort(self) -> None:
+        """Unblock a read in another thread at once (shutdown, unlike close, does that)."""
+        if self._raw_socket is not None:
+            try:
+                self._raw_socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):  # noqa: ANN001, ANN201
         inner = self._inner.start_tls(ssl_context, server_hostname, self._bound(timeout))
-        return _DeadlineStream(inner, self._deadline)
+        return _DeadlineStream(inner, self._deadline, self._raw_socket)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -125,12 +137,14 @@ class _DeadlineStream(httpcore.NetworkStream):
 class _DeadlineBackend(httpcore.SyncBackend):
     def __init__(self, deadline: _Deadline) -> None:
         self._deadline = deadline
+        self.current: _DeadlineStream | None = None  # the pool holds one connection
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001, ANN201
         left = self._deadline.remaining()
         bounded = left if timeout is None else min(timeout, left or timeout)
         stream = super().connect_tcp(host, port, bounded, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
+        self.current = _DeadlineStream(stream, self._deadline)
+        return self.current
 
 
 class _DeadlineTransport(httpx.HTTPTransport):
@@ -138,11 +152,12 @@ class _DeadlineTransport(httpx.HTTPTransport):
 
     def __init__(self, verify: str | bool, deadline: _Deadline) -> None:
         super().__init__(verify=verify, trust_env=False, retries=0)
+        self.backend = _DeadlineBackend(deadline)
         # httpx exposes no network backend option; its pool is rebuilt with the same SSL
         # context and our backend (tests/test_http.py catches a change of httpx internals).
         ssl_context = self._pool._ssl_context  # noqa: SLF001
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context, max_connections=1, network_backend=_DeadlineBackend(deadline)
+            ssl_context=ssl_context, max_connections=1, network_backend=self.backend
         )
 
 
@@ -163,10 +178,11 @@ class ServerConnection:
         self.max_response_bytes = max_response_bytes
         self._deadline = _Deadline()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._transport = _DeadlineTransport(ca_file or True, self._deadline)
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
-            transport=_DeadlineTransport(ca_file or True, self._deadline),
+            transport=self._transport,
             timeout=httpx.Timeout(deadline_s),
             trust_env=False,
         )
@@ -206,6 +222,12 @@ class ServerConnection:
         if reply.status >= 300:
             raise refusal(reply)
         return reply.json()
+
+    def abort(self) -> None:
+        """From another thread: end the request in flight now (used by ``stop()``)."""
+        stream = self._transport.backend.current
+        if stream is not None:
+            stream.abort()
 
     def close(self) -> None:
         self._client.close()

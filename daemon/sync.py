@@ -87,6 +87,7 @@ class SyncClient:
         self._lock = threading.Lock()
         self._status = SyncStatus()
         self._threads: list[threading.Thread] = []
+        self._connections: list[ServerConnection] = []
 
     # ---- lifecycle ----
 
@@ -101,6 +102,10 @@ class SyncClient:
         self._stop.set()
         for wake in (self._wake_poll, self._wake_events, self._wake_beat):
             wake.set()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.abort()  # a held long-poll ends now, not at its deadline
         for thread in self._threads:
             thread.join(timeout=self._config.request_deadline_s + self._config.long_poll_s + 1)
 
@@ -117,11 +122,14 @@ class SyncClient:
             return self._status
 
     def _connection(self) -> ServerConnection:
-        return ServerConnection(
+        connection = ServerConnection(
             self._credentials.server_url, token=self._credentials.token,
             ca_file=self._config.ca_file, deadline_s=self._config.request_deadline_s,
             max_response_bytes=self._config.max_response_bytes,
         )  # fmt: skip
+        with self._lock:
+            self._connections.append(connection)
+        return connection
 
     def _succeeded(self, **changes: Any) -> None:
         with self._lock:
@@ -143,6 +151,8 @@ class SyncClient:
                     wait_s = step(connection)
                     backoff.reset()
                 except SyncError as error:
+                    if self._stop.is_set():
+                        break  # aborted by stop(): not a failure of the server
                     self._failed(error)
                     wait_s = backoff.next_s()
                 if wait_s > 0 and wake.wait(wait_s):

@@ -28,6 +28,7 @@ from server.errors import ServiceError
 from server.keys import ServerKeys, load_keys
 from server.monitor import Monitor, Rebuilder
 from server.notifier import BundleNotifier
+from server.throttle import Throttle
 
 API_VERSION = "1"
 
@@ -48,6 +49,7 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
                   description="Admin API and door sync of doorward's reference central server.",
                   default_response_class=AsciiJSONResponse)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
+    app.state.throttle = Throttle()
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,
                    routes_devices.device_router("door"), routes_devices.device_router("station")):
         app.include_router(router)

@@ -31,6 +31,13 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
                         help="server TOML (default: $DOORWARD_SERVER_CONFIG or /etc/doorward/server.toml)")
 
 
+def add_action(actions: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
+    """A sub-action that also takes ``--config`` after its own arguments."""
+    late = argparse.ArgumentParser(add_help=False)
+    late.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return actions.add_parser(name, parents=[late])
+
+
 def actor() -> str:
     return f"cli:{getpass.getuser()}"
 

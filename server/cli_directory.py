@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from server import devices, directory, pairing
-from server.cli_common import actor, add_config_option, guarded, load, open_context, show
+from server.cli_common import actor, add_action, add_config_option, guarded, load, open_context, show
 
 
 def _site(args, ctx) -> None:
@@ -66,20 +66,20 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
         p.add_argument("device", help="door or station id")
         return p
     actions = p.add_subparsers(dest="action", required=True)
-    actions.add_parser("list")
+    add_action(actions, "list")
     if name == "site":
-        add = actions.add_parser("add")
+        add = add_action(actions, "add")
         add.add_argument("name")
         add.add_argument("--time-zone", required=True, help="IANA name, e.g. Europe/Berlin")
-        tz = actions.add_parser("set-time-zone")
+        tz = add_action(actions, "set-time-zone")
         tz.add_argument("site")
         tz.add_argument("time_zone")
     elif name == "zone":
-        add = actions.add_parser("add")
+        add = add_action(actions, "add")
         add.add_argument("name")
         add.add_argument("--site", required=True)
         add.add_argument("--two-person", action="store_true", help="a tent: two people must scan")
-        lockdown = actions.add_parser("lockdown")
+        lockdown = add_action(actions, "lockdown")
         lockdown.add_argument("zone")
         lockdown.add_argument("state", choices=("on", "off"))
     else:
@@ -88,15 +88,15 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
 
 
 def _door_actions(actions) -> None:
-    add = actions.add_parser("add")
+    add = add_action(actions, "add")
     add.add_argument("name")
     add.add_argument("--site", required=True)
     add.add_argument("--zone", help="the zone it opens (doors only)")
     add.add_argument("--module-identity", required=True, help="the driver's module_identity() string")
     add.add_argument("--capacity", type=int, required=True, help="templates the module holds")
     add.add_argument("--station", action="store_true", help="an enrolment station, not a door")
-    actions.add_parser("show").add_argument("device")
-    lockdown = actions.add_parser("lockdown")
+    add_action(actions, "show").add_argument("device")
+    lockdown = add_action(actions, "lockdown")
     lockdown.add_argument("device")
     lockdown.add_argument("state", choices=("on", "off"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from server import alarms, devices, directory, people
-from server.cli_common import actor, add_config_option, guarded, load, open_context, show
+from server.cli_common import actor, add_action, add_config_option, guarded, load, open_context, show
 
 
 def _person(args, ctx) -> None:
@@ -56,22 +56,22 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
         _person_actions(p.add_subparsers(dest="action", required=True))
     else:
         actions = p.add_subparsers(dest="action", required=True)
-        listing = actions.add_parser("list")
+        listing = add_action(actions, "list")
         listing.add_argument("--state", choices=alarms.STATES)
         listing.add_argument("--limit", type=int, default=100)
-        actions.add_parser("ack").add_argument("alarm", type=int)
-        actions.add_parser("clear").add_argument("alarm", type=int)
+        add_action(actions, "ack").add_argument("alarm", type=int)
+        add_action(actions, "clear").add_argument("alarm", type=int)
     return p
 
 
 def _person_actions(actions) -> None:
-    add = actions.add_parser("add")
+    add = add_action(actions, "add")
     add.add_argument("name")
     add.add_argument("--role", action="append", help="e.g. security (may enter under lockdown)")
-    actions.add_parser("list")
-    actions.add_parser("show").add_argument("person")
-    actions.add_parser("delete").add_argument("person")
-    consent = actions.add_parser("consent")
+    add_action(actions, "list")
+    add_action(actions, "show").add_argument("person")
+    add_action(actions, "delete").add_argument("person")
+    consent = add_action(actions, "consent")
     consent.add_argument("person")
     consent.add_argument("reference", help="where the signed consent form is kept")
 

@@ -74,13 +74,17 @@ def add_finger(conn: sqlite3.Connection, now: float, actor: str, data_key: DataK
     if fetch(conn, "users", user_id, "person")["consent_at"] is None:
         raise Conflict(f"person {user_id!r} has no consent recorded; record consent before"
                        " storing any finger", field="consent")
+    digest = hashlib.sha256(finger.template).hexdigest()
+    if conn.execute("SELECT 1 FROM fingers WHERE template_sha256 = ?", (digest,)).fetchone():
+        # Byte-identical templates mean a replayed upload, never a second real scan.
+        raise Conflict("this template is already enrolled", field="template")
     ident = new_id("f")
     conn.execute(
         "INSERT INTO fingers (id, user_id, name, module_identity, template_sealed, template_sha256,"
         " duress, enrolled_at, enrolled_by) VALUES (?,?,?,?,?,?,?,?,?)",
         (ident, user_id, finger.name, finger.module_identity,
          data_key.seal(finger.template, template_context(ident)),
-         hashlib.sha256(finger.template).hexdigest(), int(finger.duress), now, actor))
+         digest, int(finger.duress), now, actor))
     mark_devices_dirty(conn, "kind = 'station' AND module_identity = ?", (finger.module_identity,))
     _changed_user(conn, now, user_id)
     audit(conn, now, actor, "finger.add", ident, user_id=user_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from server import auth, directory
 from server.auth import Principal
@@ -16,13 +16,17 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/sessions", status_code=201, tags=["auth"])
-def login(body: LoginBody, ctx: Ctx) -> dict:
-    """Exchange an admin name and password for a bearer token."""
-    now = ctx.clock.now()
+def login(body: LoginBody, request: Request, ctx: Ctx) -> dict:
+    """Exchange an admin name and password for a bearer token (5 failures per name or
+    address in 5 minutes, then 429)."""
+    now, throttle = ctx.clock.now(), request.app.state.throttle
+    keys = [f"name:{body.name}", f"address:{request.client.host if request.client else '-'}"]
+    throttle.check(keys, now)
     with ctx.db.transaction() as conn:
         opened = auth.open_session(conn, ctx.passwords, body.name, body.password, now, ctx.config.session_s)
         audit(conn, now, f"login:{body.name}", "session.open" if opened else "session.refused", body.name)
     if opened is None:
+        throttle.failed(keys, now)
         raise Unauthorised("wrong name or password")
     token, principal, expires_at = opened
     return {"token": token, "role": principal.role, "expires_at": expires_at}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from server import alarms, events, pairing
 from server.bundles import BundleService
 from server.deps import Ctx, DeviceCaller, get_bundles, get_notifier
+from server.errors import Forbidden
 from server.models import EventsBody, HeartbeatBody, PairBody
 from server.notifier import BundleNotifier
 
@@ -28,14 +29,22 @@ def health(ctx: Ctx) -> dict:
 
 
 @router.post("/pair", status_code=201)
-def pair(body: PairBody, ctx: Ctx) -> dict:
-    """Redeem a one-time pairing code: register keys, receive the device token."""
-    request = pairing.PairRequest(
+def pair(body: PairBody, request: Request, ctx: Ctx) -> dict:
+    """Redeem a one-time pairing code: register keys, receive the device token (5 wrong
+    codes per address in 5 minutes, then 429)."""
+    now, throttle = ctx.clock.now(), request.app.state.throttle
+    keys = [f"pair:{request.client.host if request.client else '-'}"]
+    throttle.check(keys, now)
+    pair_request = pairing.PairRequest(
         code=body.code, x25519_public=body.x25519_public, module_identity=body.module_identity,
         signing_public=body.signing_public,
         module_password=body.module_password.encode() if body.module_password else None)
-    with ctx.write() as conn:
-        return pairing.pair(conn, ctx.clock.now(), ctx.keys, request)
+    try:
+        with ctx.write() as conn:
+            return pairing.pair(conn, now, ctx.keys, pair_request)
+    except Forbidden:
+        throttle.failed(keys, now)
+        raise
 
 
 @router.get("/device/bundle", response_class=Response,

@@ -357,7 +357,20 @@ def test_the_exit_button_unlocks_on_press_only():
     rig.drive(EXIT, 1)
     rig.advance(1.0)
     assert rig.timeline(RELAY) == [(0.0, 0), (0.05, 1), (0.35, 0)]
-    assert rig.journal.kinds() == ["unlocked", "relocked"]
+    # The exit never waits for the journal: the relay had moved when each entry was written.
+    assert [(kind, relay) for kind, _, relay in rig.journal.entries] == [
+        ("unlocked", True), ("relocked", False)]
+
+
+def test_fire_release_energises_the_relay_before_journalling_and_holds_it():
+    rig = Rig()
+    rig.drive(FIRE, 1)
+    rig.advance(10.0)
+    rig.drive(FIRE, 0)
+    rig.advance(0.1)
+    assert rig.timeline(RELAY) == [(0.0, 0), (0.05, 1), (10.05, 0)]
+    assert [(kind, relay) for kind, _, relay in rig.journal.entries] == [
+        ("fire_release", True), ("fire_release", False)]
 
 
 def test_module_touch_edges_are_left_to_the_reader():

@@ -181,3 +181,11 @@ def test_an_explicit_null_is_refused_where_null_means_nothing(server) -> None:
     assert site.admin.patch(f"/api/v1/people/{person}", json={"valid_until": None}).status_code == 200
     assert site.admin.get(f"/api/v1/people/{person}").json()["valid_until"] is None
     assert site.admin.patch(f"/api/v1/doors/{site.door_id}", json={"capacity": None}).status_code == 422
+
+
+def test_a_replayed_template_upload_is_refused(server) -> None:
+    site = make_site(server)
+    first = enrol(site.admin, "Alice")
+    finger = {"name": "again", "module_identity": R307, "template": bundle.b64(template(0))}
+    answer = site.admin.post(f"/api/v1/people/{first['person_id']}/fingers", json=finger)
+    assert answer.status_code == 409 and answer.json()["field"] == "template"

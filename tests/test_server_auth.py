@@ -103,3 +103,17 @@ def test_tokens_and_passwords_are_stored_only_hashed(server, site) -> None:
     assert site.door.token not in dump
     assert site.admin.headers["Authorization"].split()[1] not in dump
     assert ADMIN_PASSWORD not in dump and "$argon2id$" in dump
+
+
+def test_guessing_passwords_and_pairing_codes_is_slowed(tmp_path) -> None:
+    with running_server(tmp_path) as server:
+        server.add_admin("target")
+        with server.client() as anonymous:
+            for _ in range(5):
+                assert anonymous.post("/api/v1/sessions", json={"name": "target", "password": "guess"}).status_code == 401
+            right = {"name": "target", "password": ADMIN_PASSWORD}
+            assert anonymous.post("/api/v1/sessions", json=right).status_code == 429  # even the right one
+            server.clock.advance(301)
+            assert anonymous.post("/api/v1/sessions", json=right).status_code == 201
+            guess = {"code": "AAAA-BBBB-CCCC-DDDD", "x25519_public": "A" * 43 + "=", "module_identity": "m"}
+            assert [anonymous.post("/api/v1/pair", json=guess).status_code for _ in range(6)] == [403] * 5 + [429]

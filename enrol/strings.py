@@ -1,0 +1,77 @@
+"""Every sentence the kiosk and ``doorward enrol`` show, in one place for translation.
+
+Owns ``TEXT`` (message key -> English text with ``{named}`` fields), ``FINGERS`` (finger key ->
+spoken name) and ``say``. Code passes keys around; only the edges (the page, the terminal)
+turn them into words, so a translation replaces this module and nothing else. Keys whose
+name starts with ``operator.`` are shown to the operator only, never in the large
+instruction the person in front of the glass reads (a duplicate names someone else).
+
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+FINGERS: dict[str, str] = {
+    "right-thumb": "right thumb", "right-index": "right index finger",
+    "right-middle": "right middle finger", "right-ring": "right ring finger",
+    "right-little": "right little finger", "left-thumb": "left thumb",
+    "left-index": "left index finger", "left-middle": "left middle finger",
+    "left-ring": "left ring finger", "left-little": "left little finger",
+}  # fmt: skip
+
+TEXT: dict[str, str] = {
+    # what the person at the glass reads, one instruction at a time
+    "place": "Place your {finger} flat on the glass ({step} of {steps})",
+    "hold": "Hold still…",
+    "lift": "Lift your finger",
+    "lift_again": "Lift your finger off the glass, then place it again",
+    "captured": "Got it ({step} of {steps})",
+    "poor_image": "Too dry or too light: press a little harder",
+    "poor_features": "Unclear print (too dry, wet or smudged): press a little harder, flat and still",
+    "different_fingers": "Those were two different fingers: start again with your {finger}",
+    "checking": "Checking…",
+    "confirm": "One last time: place your {finger} to confirm ({step} of {steps})",
+    "confirm_failed": "That did not match: place the same finger again",
+    "finger_done": "Done: your {finger} is enrolled",
+    "finger_failed": "This finger could not be enrolled. The operator will help you.",
+    "duplicate": "This finger is already enrolled. Please wait for the operator.",
+    "timed_out": "No finger was placed in time",
+    "cancelled": "Cancelled",
+    # the operator's screen and the terminal
+    "signed_out": "Operator: sign in to start",
+    "sign_in_failed": "Sign-in refused: check your name and password",
+    "session_expired": "Your server session has expired: sign in again. Nothing was stored.",
+    "idle_signed_out": "Signed out after two minutes without activity",
+    "need_person": "Find the person, or add a new one",
+    "need_consent": "Record the consent form reference before any capture",
+    "consent_missing": "No consent recorded: a fingerprint cannot be taken without it",
+    "choose_finger": "Choose the finger to enrol",
+    "review": "{count} finger(s) ready. Send them to the server, or add another",
+    "sent": "Enrolled: {name}, {count} finger(s) stored on the server",
+    "server_unreachable": "The server cannot be reached: nothing was stored. Try again.",
+    "server_refused": "The server refused: {detail}. Nothing was stored.",
+    "forbidden": "Your role may not do this: {detail}",
+    "unable_recorded": "Recorded: {name} cannot be enrolled. Use the fallback (escort or key).",
+    "finger_deleted": "Finger deleted; doors remove it within seconds",
+    "module_busy": "The fingerprint module is busy: wait for the current step to finish",
+    "module_error": "The fingerprint module did not answer properly: {detail}",
+    "port_held": ("The fingerprint module's port {port} is held by another program "
+                  "(the door daemon, or another kiosk): stop it first"),
+    "operator.duplicate": "Already enrolled for {name} ({finger}), matched page {page}",
+    "operator.coverage": ("The duplicate check covered {checked} of the site's {total} fingers "
+                          "for this module model: the module holds only {capacity}"),
+    "operator.syncing": ("The station library is still loading ({checked} of {total}): the "
+                         "duplicate check covers only what is loaded"),
+    "operator.too_many_retries": "Too many poor captures ({attempts}): try another finger",
+}  # fmt: skip
+
+
+def say(key: str, **fields: object) -> str:
+    """The text of ``key`` with its fields filled; fingers are given by their key."""
+    if "finger" in fields:
+        fields["finger"] = FINGERS.get(str(fields["finger"]), str(fields["finger"]))
+    return TEXT[key].format(**fields)
+
+
+def operator_only(key: str) -> bool:
+    return key.startswith("operator.")

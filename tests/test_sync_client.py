@@ -1,0 +1,173 @@
+"""The door's pairing and sync client against the reference server on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon import bundle
+from daemon.module_config import ServerConfig
+from daemon.pairing import PairingError, PairingRequest, binding_token_for, pair
+from daemon.sync import Backoff, SyncClient
+from tests.serverhelpers import R307, enrol, iso, running_server, wait_until
+
+
+class MemoryJournal:
+    """The journal as the sync client sees it: events in order, an acknowledged watermark."""
+
+    def __init__(self, door_id: str) -> None:
+        self.journal_id, self.door_id = "j-sync-test", door_id
+        self.events: list[bundle.Event] = []
+        self.acked = 0
+        self.lock = threading.Lock()
+
+    def append(self, kind: str, detail: dict) -> None:
+        with self.lock:
+            prev = self.events[-1].hash if self.events else bundle.GENESIS_HASH
+            self.events.append(bundle.make_event(
+                door_id=self.door_id, journal_id=self.journal_id, seq=len(self.events) + 1,
+                at=iso(1_800_000_000 + len(self.events)), kind=kind, detail=detail, prev_hash=prev))
+
+    def unacknowledged(self, limit: int) -> list[bundle.Event]:
+        with self.lock:
+            return self.events[self.acked : self.acked + limit]
+
+    def acknowledge(self, up_to_seq: int) -> None:
+        with self.lock:
+            self.acked = max(self.acked, up_to_seq)
+
+
+def new_door(admin, site_id: str, zone_id: str, name: str = "Tent door") -> tuple[str, str]:
+    door_id = admin.post("/api/v1/doors", json={"name": name, "site_id": site_id, "zone_id": zone_id,
+                                                "module_identity": R307, "capacity": 1000}).json()["id"]
+    return door_id, admin.post(f"/api/v1/doors/{door_id}/pairing-codes").json()["code"]
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    with running_server(tmp_path) as server:
+        admin = server.add_admin("root")
+        site_id = admin.post("/api/v1/sites", json={"name": "HQ", "time_zone": "Europe/Berlin"}).json()["id"]
+        zone_id = admin.post("/api/v1/zones", json={"site_id": site_id, "name": "Tent"}).json()["id"]
+        yield server, admin, site_id, zone_id
+
+
+def request(server, code: str, **changes) -> PairingRequest:  # noqa: ANN001
+    fields = dict(server_url=server.url, code=code, fingerprint=server.keys.fingerprint,
+                  module_identity=R307, deadline_s=5.0)
+    return PairingRequest(**(fields | changes))
+
+
+def test_a_wrong_fingerprint_refuses_before_the_code_is_spent(site) -> None:
+    server, admin, site_id, zone_id = site
+    _, code = new_door(admin, site_id, zone_id)
+    with pytest.raises(PairingError, match="not the one the admin gave"):
+        pair(request(server, code, fingerprint="0000:1111:2222:3333:4444:5555:6666:7777"))
+    credentials = pair(request(server, code))  # the code was never sent, so it still works
+    assert credentials.server_key_fingerprint == server.keys.fingerprint
+    assert credentials.trusted_keys().keys() == {server.keys.key_id}
+
+
+def test_a_code_is_single_use(site) -> None:
+    server, admin, site_id, zone_id = site
+    _, code = new_door(admin, site_id, zone_id)
+    pair(request(server, code))
+    with pytest.raises(Exception, match="403|used"):
+        pair(request(server, code))
+
+
+def test_recover_module_returns_the_escrowed_password(site) -> None:
+    server, admin, site_id, zone_id = site
+    door_id, code = new_door(admin, site_id, zone_id)
+    first = pair(request(server, code))
+    again = admin.post(f"/api/v1/doors/{door_id}/pairing-codes").json()["code"]
+    recovered = pair(request(server, again, recover_module=True))
+    assert recovered.module_password == first.module_password
+    assert recovered.binding_token == first.binding_token == binding_token_for(first.module_password)
+    assert recovered.token != first.token and recovered.door_private_key != first.door_private_key
+
+
+def sync_client(credentials, journal, applied, interval_s: float = 1.0) -> SyncClient:  # noqa: ANN001
+    config = ServerConfig(credential="", ca_file=None, request_deadline_s=2.0,
+                          max_response_bytes=8 * 1024 * 1024, long_poll_s=5.0)
+
+    def apply(envelope: bytes) -> None:
+        snapshot = bundle.verify_bundle(envelope, credentials.trusted_keys(), door_id=credentials.device_id)
+        applied.append(snapshot)
+
+    return SyncClient(credentials, config, apply_bundle=apply, journal=journal,
+                      heartbeat=lambda: {"applied_version": applied[-1].version if applied else None,
+                                         "backlog": len(journal.unacknowledged(10_000))},
+                      sync_interval_s=lambda: interval_s, backoff_initial_s=0.1)
+
+
+def test_bundle_events_and_heartbeat_flow_and_a_revocation_arrives_in_seconds(site) -> None:
+    server, admin, site_id, zone_id = site
+    door_id, code = new_door(admin, site_id, zone_id)
+    person = enrol(admin, "Ada")
+    admin.post("/api/v1/grants", json={"person_id": person["person_id"], "zone_id": zone_id})
+    credentials = pair(request(server, code))
+    journal, applied = MemoryJournal(credentials.device_id), []
+    client = sync_client(credentials, journal, applied)
+    client.start()
+    try:
+        wait_until(lambda: applied and applied[-1].users, timeout_s=5)
+        journal.append("granted", {"user_id": applied[-1].users[0].user_id})
+        client.events_journalled()
+        wait_until(lambda: journal.acked == 1, timeout_s=3)
+        version = applied[-1].version
+        revoked_at = time.monotonic()
+        assert admin.delete(f"/api/v1/people/{person['person_id']}").status_code == 202
+        wait_until(lambda: applied[-1].version > version and not applied[-1].users, timeout_s=5)
+        assert time.monotonic() - revoked_at < 5
+        door = admin.get(f"/api/v1/doors/{door_id}").json()
+        wait_until(lambda: admin.get(f"/api/v1/doors/{door_id}").json().get("last_heartbeat_at"), 3)
+        assert client.status().online
+    finally:
+        client.stop()
+    assert door["id"] == door_id
+
+
+def test_the_client_stops_in_milliseconds_even_mid_long_poll(site) -> None:
+    server, admin, site_id, zone_id = site
+    _, code = new_door(admin, site_id, zone_id)
+    credentials = pair(request(server, code))
+    client = sync_client(credentials, MemoryJournal(credentials.device_id), [])
+    client.start()
+    time.sleep(0.5)  # the poller is now holding a long-poll
+    started = time.monotonic()
+    client.stop()
+    assert time.monotonic() - started < 0.5  # the held poll is aborted, not waited out
+
+
+def test_a_dead_server_means_offline_and_backoff_not_a_tight_loop(tmp_path: Path) -> None:
+    with running_server(tmp_path) as server:
+        admin = server.add_admin("root")
+        site_id = admin.post("/api/v1/sites", json={"name": "HQ", "time_zone": "UTC"}).json()["id"]
+        zone_id = admin.post("/api/v1/zones", json={"site_id": site_id, "name": "Z"}).json()["id"]
+        _, code = new_door(admin, site_id, zone_id)
+        credentials = pair(request(server, code))
+    journal = MemoryJournal(credentials.device_id)
+    journal.append("granted", {})
+    client = sync_client(credentials, journal, [])
+    client.start()
+    try:
+        wait_until(lambda: client.status().last_error is not None, timeout_s=3)
+        assert not client.status().online and journal.acked == 0  # nothing lost, nothing acked
+    finally:
+        client.stop()
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    import random
+
+    backoff = Backoff(1.0, cap_s=300.0, rng=random.Random(3))
+    waits = [backoff.next_s() for _ in range(12)]
+    assert all(0.5 <= w <= 1.0 for w in waits[:1])
+    assert max(waits) <= 300.0 and waits[-1] >= 150.0
+    assert len(set(waits)) == len(waits)  # jittered
+    backoff.reset()
+    assert backoff.next_s() <= 1.0
