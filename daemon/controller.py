@@ -12,7 +12,8 @@ Owns ``Controller``, which the service (composition root) builds once and reuses
 
 IO threads only put events on the queue; GPIO edges arrive the same way, from
 ``DoorHardware.on_input_change``. The thread waits on the queue with a timeout equal to the
-next due timer (``time.monotonic()``): no sleep loop, no pass counting, and a wall-clock jump
+next due timer (``time.monotonic()``, capped at ``IDLE_WAKE_S`` so ``status().alive_at_mono``
+stays fresh for the watchdog): no sleep loop, no pass counting, and a wall-clock jump
 stretches nothing. The work itself is ``daemon.controller_core.ControllerCore``.
 The caller owns the ``DoorHardware`` and closes it after ``stop()``.
 """

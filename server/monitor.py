@@ -72,6 +72,7 @@ class Monitor:
 class Rebuilder:
     def __init__(self, ctx: ServerContext, bundles: BundleService, notifier: BundleNotifier) -> None:
         self.ctx, self.bundles, self.notifier = ctx, bundles, notifier
+        self._last_problem: dict[str, str] = {}  # log a device's problem once, not every pass
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -83,8 +84,11 @@ class Rebuilder:
     async def _rebuild(self, device_id: str) -> None:
         try:
             await asyncio.to_thread(self.bundles.ensure_current, device_id)
+            self._last_problem.pop(device_id, None)
         except ServiceError as error:
-            log.warning("bundle for %s not issued: %s", device_id, error)
+            if self._last_problem.get(device_id) != str(error):
+                log.warning("bundle for %s not issued: %s", device_id, error)
+            self._last_problem[device_id] = str(error)
         except Exception:  # one bad device must not stop the others' bundles
             log.exception("bundle for %s failed", device_id)
         self.notifier.notify(device_id)

@@ -94,4 +94,5 @@ CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
 # (number, name, SQL); numbers start at 1 and have no gaps.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "initial", INITIAL),
+    (2, "fingers by template hash", "CREATE INDEX fingers_by_hash ON fingers (template_sha256);"),
 )

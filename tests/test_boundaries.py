@@ -34,6 +34,9 @@ PURE = [
     "daemon/door_types.py",
     "daemon/slotmap.py",
     "daemon/library_plan.py",
+    "daemon/timers.py",
+    "daemon/debounce.py",
+    "daemon/indicators.py",
 ]
 ALLOWED_IN_PURE = {
     "__future__", "dataclasses", "enum", "struct", "typing", "collections", "functools",

@@ -16,6 +16,7 @@ from daemon.door_types import TimerName
 from daemon.hardware_config import HardwareConfig, InputPin, OutputPin, RelayPin
 from daemon.policy import Policy
 from daemon.sinks import ManualWallClock, MemoryAlarms, MemoryJournal
+from daemon.timers import TimerHeap
 from drivers.gpio.door import DoorHardware
 from tests.access_builders import ISSUED_AT, hit, snapshot, user
 
@@ -265,7 +266,7 @@ class FailingJournal:
     def __init__(self) -> None:
         self.attempts: list[str] = []
 
-    def append(self, kind: str, detail: str) -> None:
+    def append(self, kind: str, detail: dict) -> None:
         self.attempts.append(kind)
         raise OSError("disk full")
 
@@ -310,11 +311,12 @@ def test_a_relay_that_cannot_be_made_safe_is_reported_and_retried():
     rig = Rig()
     rig.grant()
     rig.gpio.failing_pins.add(RELAY)
-    rig.advance(1.0)  # the relock write fails: fault; de-energising fails too
-    assert rig.alarms.kinds()[:2] == ["controller_fault", "relay_unsafe"]
+    rig.advance(1.0)  # the relock at 0.3 fails, so does de-energising; the retry at 0.8 too
+    assert rig.alarms.kinds() == ["controller_fault", "relay_unsafe"] * 2
     rig.gpio.failing_pins.clear()
-    rig.advance(5.0)  # the re-sync retries
-    assert rig.timeline(RELAY)[-1][1] == 0
+    rig.advance(5.0)  # the next retry, backed off to 1.8, succeeds
+    assert rig.timeline(RELAY) == [(0.0, 0), (0.0, 1), (1.8, 0)]
+    assert rig.core.timers.pending() == {}
 
 
 # ---- debounce ---------------------------------------------------------------------------
@@ -460,3 +462,20 @@ def test_clock_trust_changes_are_observed_and_journalled():
     assert [detail for _, detail, _ in rig.journal.entries] == [{"trusted": True},
                                                                 {"trusted": False}]
     assert rig.core.decision.last_trusted_wall == WALL
+
+
+# ---- the timer heap ---------------------------------------------------------------------
+
+
+def test_timers_replace_by_name_cancel_and_fire_earliest_first():
+    timers = TimerHeap()
+    assert timers.seconds_until_next(5.0) is None
+    timers.start("relock", 10.0)
+    timers.start("held", 8.0)
+    timers.start("relock", 12.0)  # replaces the 10.0 one
+    timers.start("beep", 9.0)
+    timers.cancel("beep")
+    assert timers.seconds_until_next(5.0) == 3.0
+    assert timers.pop_due(11.0) == ["held"]
+    assert timers.pop_due(20.0) == ["relock"]
+    assert timers.pending() == {} and timers.next_due_mono() is None

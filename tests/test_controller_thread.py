@@ -22,6 +22,8 @@ from tests.test_controller import (
     CONTACT, LED, POLICY, RELAY, WALL, FakeGpio, access_snapshot, hardware_config,
 )
 
+pytestmark = pytest.mark.serial_timing  # real threads; only stop() is timed
+
 
 class Running:
     """A started controller over a fake GPIO, with its sinks."""

@@ -62,12 +62,14 @@ def child_main(directory: Path, seed: int) -> None:
     while True:
         version = (cache.stored_version() or 0) + 1
         envelope = signed_version(version, users=users_of(version))
+        print(f"applying {version}", flush=True)  # so a kill's moment can be told afterwards
         apply_bundle(envelope, cache=cache, trusted_keys=keys, door_id=DOOR,
                      module_identity=MODULE, capacity=1000, wall_now=ISSUED_AT + 60,
                      clock_trusted=True, max_clock_skew_s=300.0)
         print(f"applied {version}", flush=True)
         cache.save_slot_map(erased_and_loaded(cache.slot_map()))
         for _ in range(rng.randint(1, 6)):
+            print("appending", flush=True)
             event = journal.append("granted", {"user": f"u-{rng.randrange(5)}", "score": 99},
                                    wall_now=ISSUED_AT + 60, wall_trusted=True,
                                    mono_now=time.monotonic(), boot_id=f"boot-{seed}")

@@ -168,3 +168,22 @@ def test_syslog_structured_data_is_escaped() -> None:
     alarm = {"id": 1, "kind": 'x"]\\', "device_id": None, "raised_at": 0.0, "detail": {}}
     message = syslog_message(alarm, 16, "host")
     assert b'kind="x\\"\\]\\\\"' in message
+
+
+def test_syslog_over_tcp_uses_octet_counting(tmp_path) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+    port = listener.getsockname()[1]
+    with running_server(tmp_path, alarms=AlarmSinks(syslog_host="127.0.0.1", syslog_port=port,
+                                                     syslog_transport="tcp")) as server:
+        site = make_site(server)
+        site.door.post_events([site.door.event("duress")])
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(5)
+            data = b""
+            while b" " not in data or len(data) < int(data.split(b" ", 1)[0]) + len(data.split(b" ", 1)[0]) + 1:
+                data += connection.recv(4096)
+    listener.close()
+    length, message = data.split(b" ", 1)
+    assert int(length) == len(message) and message.startswith(b"<130>1 ") and b'kind="duress"' in message

@@ -1,0 +1,174 @@
+"""The kiosk as a station: its module, owned by a ``Reader``, filled from the station's bundle.
+
+Owns ``Station`` and ``open_module``. A station is paired like a door (``doorward pair``
+with a code for a station record): its signed bundle carries every finger of its module
+identity up to the module's capacity, and the door-side reconcile (``daemon/library.py``,
+run by ``daemon/reader.py``) loads them into the module, so the duplicate Search covers the
+site. The bundle is long-polled with the station's token on a ``ServerConnection`` and
+verified with ``daemon.bundle`` against the pinned server key; the slot map lives in memory
+(``MemorySlotStore``): after a restart the reconcile pass re-verifies the module against a
+fresh bundle.
+
+The station's token is used for nothing else: every write goes through the operator's
+session (``enrol/server_api.py``). Enrolment steps run as one reader job each, so reconcile,
+health checks and the reader's scans never interleave with them on the UART.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from daemon import bundle
+from daemon.claim import SlotState
+from daemon.credentials import Credentials
+from daemon.errors import DoorwardError
+from daemon.http import ServerConnection, SyncError
+from daemon.library import MemorySlotStore, sealed_templates
+from daemon.reader import Reader
+from daemon.reader_jobs import Priority
+from daemon.reader_types import ModuleCredential, ReaderSettings, ReaderStatus
+from daemon.slotmap import plan_slot_map
+from daemon.snapshot import Snapshot
+from drivers.r30x.errors import PortLost
+from drivers.r30x.sensor import R30xSensor
+from enrol.strings import say
+
+log = logging.getLogger(__name__)
+
+
+class PortHeld(DoorwardError):
+    """The module's port cannot be opened (another program holds it, or it is missing)."""
+
+
+def open_module(url: str, baud: int = 57_600, timeout_s: float = 1.0) -> R30xSensor:
+    """Open the port exclusively; a held port fails at once with a message saying so."""
+    try:
+        return R30xSensor.from_url(url, baud=baud, timeout_s=timeout_s)
+    except PortLost as error:
+        raise PortHeld(f"{say('port_held', port=url)} ({error})") from error
+
+
+class Station:
+    def __init__(self, sensor: R30xSensor, credentials: Credentials, *,
+                 settings: ReaderSettings = ReaderSettings(), long_poll_s: float = 20.0,
+                 ca_file: str | None = None) -> None:  # fmt: skip
+        self.credentials = credentials
+        self.store = MemorySlotStore()
+        self._snapshot: Snapshot | None = None
+        self._stop = threading.Event()
+        self._long_poll_s, self._ca_file = long_poll_s, ca_file
+        self.status = ReaderStatus(False, "starting", False)
+        self._status_changed = threading.Condition()
+        module = ModuleCredential(credentials.module_password, credentials.binding_token_bytes(),
+                                  bind_if_unbound=True)  # fmt: skip
+        self.reader = Reader(sensor, module, self.store,
+                             sealed_templates(lambda: self._snapshot, credentials.door_key()),
+                             on_claim=lambda claim: None, on_lift=lambda: None,
+                             on_status=self._on_status, on_alarm=self._on_alarm,
+                             settings=settings)  # fmt: skip
+        self._poller = threading.Thread(target=self._poll_bundles, name="kiosk-bundle", daemon=True)
+
+    # ---- life ----
+
+    def start(self) -> None:
+        self.reader.start()
+        self._poller.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.reader.stop()
+
+    def wait_ready(self, timeout_s: float = 10.0) -> ReaderStatus:
+        """Until the module is bound, checked and reconciled to a bundle."""
+        with self._status_changed:
+            self._status_changed.wait_for(self._ready, timeout_s)
+        return self.status
+
+    def _ready(self) -> bool:
+        return (self.status.biometric_ready and not self.status.reconciling
+                and self._snapshot is not None and self.store.reconciled_version is not None)
+
+    def run(self, job: Callable[[R30xSensor], Any], name: str = "enrol") -> Future:
+        """A job on the module thread, ahead of reconcile and health checks."""
+        return self.reader.submit(job, Priority.LED, name)
+
+    # ---- what the duplicate check needs ----
+
+    @property
+    def module_identity(self) -> str:
+        return self.status.module_identity or ""
+
+    def owner_at(self, page: int) -> tuple[str, str] | None:
+        """(person id, finger id) of an active page of the library, else None."""
+        slot = self.store.slot_map().at(page)
+        snapshot = self._snapshot
+        if slot is None or snapshot is None or slot.state is not SlotState.ACTIVE:
+            return None
+        entry = snapshot.index.fingers.get(slot.finger_id)
+        return None if entry is None else (entry.user.user_id, slot.finger_id)
+
+    def pages_of(self, finger_id: str) -> set[int]:
+        slot = self.store.slot_map().of_finger(finger_id)
+        return set() if slot is None else {slot.page}
+
+    def active_pages(self) -> int:
+        return sum(1 for slot in self.store.slot_map().slots if slot.state is SlotState.ACTIVE)
+
+    # ---- the bundle ----
+
+    def _poll_bundles(self) -> None:
+        etag: str | None = None
+        connection = ServerConnection(self.credentials.server_url, token=self.credentials.token,
+                                      ca_file=self._ca_file)  # fmt: skip
+        try:
+            while not self._stop.is_set():
+                etag = self._poll_once(connection, etag)
+        finally:
+            connection.close()
+
+    def _poll_once(self, connection: ServerConnection, etag: str | None) -> str | None:
+        headers = {"If-None-Match": etag} if etag else {}
+        try:
+            reply = connection.request("GET", "/api/v1/device/bundle", extra_s=self._long_poll_s,
+                                       params={"wait": self._long_poll_s}, headers=headers)  # fmt: skip
+            if reply.status == 200:
+                self.apply(reply.body)
+                return reply.headers.get("etag", etag)
+            if reply.status != 304:
+                log.warning("station bundle: server answered %d", reply.status)
+                self._stop.wait(2.0)
+        except (SyncError, bundle.BundleError) as error:
+            log.warning("station bundle: %s", error)
+            self._stop.wait(2.0)
+        return etag
+
+    def apply(self, envelope: bytes) -> None:
+        """Verify a station bundle, plan the slot map, and start a reconcile pass."""
+        snapshot = bundle.verify_bundle(envelope, self.credentials.trusted_keys(),
+                                        door_id=self.credentials.device_id)  # fmt: skip
+        if self._snapshot is not None and snapshot.version <= self._snapshot.version:
+            return  # an old or repeated bundle: rollback-proof like a door
+        identity = self._wait_identity()
+        capacity = self.run(lambda sensor: sensor.params.capacity, "capacity").result(10)
+        plan = plan_slot_map(self.store.slot_map(), snapshot, identity, capacity)
+        snapshot.index  # built now, not during a job
+        self._snapshot = snapshot
+        self.store.save_slot_map(plan.slot_map)
+        self.reader.request_reconcile(snapshot.version)
+
+    def _wait_identity(self) -> str:
+        with self._status_changed:
+            self._status_changed.wait_for(lambda: self.status.module_identity or self._stop.is_set())
+        return self.module_identity
+
+    def _on_status(self, status: ReaderStatus) -> None:
+        with self._status_changed:
+            self.status = status
+            self._status_changed.notify_all()
+
+    def _on_alarm(self, kind: str, detail: str) -> None:
+        log.error("station module alarm %s: %s", kind, detail)
