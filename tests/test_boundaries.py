@@ -41,6 +41,7 @@ PURE = [
 ALLOWED_IN_PURE = {
     "__future__", "dataclasses", "enum", "struct", "typing", "collections", "functools",
     "datetime", "zoneinfo", "math", "re", "hashlib", "base64", "binascii", "json", "itertools",
+    "heapq", "abc",
     "cryptography", "daemon", "drivers",
 }  # fmt: skip
 IO_MODULES = ("serial", "RPi", "sqlite3", "sqlite_utils", "http", "urllib", "socket",
