@@ -21,6 +21,7 @@ from daemon.clock_config import ClockConfig, read_clock
 from daemon.errors import ConfigError
 from daemon.hardware_config import HardwareConfig, read_hardware
 from daemon.module_config import ModuleConfig, ServerConfig, read_module, read_server
+from daemon.service_config import DaemonConfig, read_daemon
 from daemon.storage_config import StorageConfig, read_storage
 
 DEFAULT_CONFIG_PATH = Path("/etc/doorward/doorward.toml")
@@ -123,6 +124,7 @@ class Config:
     server: ServerConfig
     clock: ClockConfig
     storage: StorageConfig
+    daemon: DaemonConfig
 
 
 # section name -> reader(TableReader) -> section dataclass. Later issues add theirs here.
@@ -132,9 +134,10 @@ SECTIONS: dict[str, Callable[[TableReader], Any]] = {
     "server": read_server,
     "clock": read_clock,
     "storage": read_storage,
+    "daemon": read_daemon,
 }
 # Sections that may be left out: every key has a default, read from an empty table.
-OPTIONAL_SECTIONS = {"module", "server", "clock", "storage"}
+OPTIONAL_SECTIONS = {"module", "server", "clock", "storage", "daemon"}
 
 
 def default_config_path() -> Path:

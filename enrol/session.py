@@ -19,11 +19,10 @@ import threading
 from concurrent.futures import Future
 from typing import Protocol
 
-from drivers.r30x.sensor import R30xSensor
 from enrol.plan import plan_for
 from enrol.progress import Coverage, EnrolledFinger, EnrolmentFailed, Progress, Reporter
 from enrol.server_api import ApiError, OperatorApi, SessionExpired
-from enrol.strings import FINGERS, say
+from enrol.strings import FINGERS
 from enrol.workflow import EnrolSettings, FingerEnrolment
 
 
@@ -163,10 +162,3 @@ class EnrolmentSession:
     def forget(self) -> None:
         """Drop every template and the person (sign-out, idle timeout, expired session)."""
         self._reset(None)
-
-    def describe(self, key: str, **fields: object) -> str:
-        return say(key, **fields)
-
-
-def module_identity_of(sensor: R30xSensor) -> str:
-    return sensor.module_identity()

@@ -60,7 +60,7 @@ class Station:
         self.store = MemorySlotStore()
         self._snapshot: Snapshot | None = None
         self._stop = threading.Event()
-        self._long_poll_s, self._ca_file = long_poll_s, ca_file
+        self._long_poll_s, self.ca_file = long_poll_s, ca_file
         self.status = ReaderStatus(False, "starting", False)
         self._status_changed = threading.Condition()
         module = ModuleCredential(credentials.module_password, credentials.binding_token_bytes(),
@@ -123,7 +123,7 @@ class Station:
     def _poll_bundles(self) -> None:
         etag: str | None = None
         connection = ServerConnection(self.credentials.server_url, token=self.credentials.token,
-                                      ca_file=self._ca_file)  # fmt: skip
+                                      ca_file=self.ca_file)  # fmt: skip
         try:
             while not self._stop.is_set():
                 etag = self._poll_once(connection, etag)

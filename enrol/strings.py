@@ -65,6 +65,25 @@ TEXT: dict[str, str] = {
     "operator.too_many_retries": "Too many poor captures ({attempts}): try another finger",
 }  # fmt: skip
 
+# The page's fixed labels (enrol/web/index.html names them as {{t:page.KEY}}).
+TEXT.update({
+    "page.doc_title": "doorward enrolment kiosk", "page.title": "Fingerprint enrolment",
+    "page.sign_out": "Sign out", "page.your_name": "Your name", "page.password": "Password",
+    "page.sign_in": "Sign in", "page.search": "Search", "page.name": "Name",
+    "page.people_found": "People found", "page.new_name": "New person's full name",
+    "page.add_person": "Add new person", "page.consent": "Consent",
+    "page.consent_label": "Signed consent form reference (required before any capture)",
+    "page.consent_done": "Consent recorded: continue",
+    "page.unable": "This person cannot be enrolled", "page.back": "Back to people",
+    "page.fingers": "Fingers", "page.finish": "Send to the server", "page.next": "Next person",
+    "page.scans_done": "Scans done", "page.cancel": "Cancel this finger",
+    "page.operator_details": "Operator details", "page.choose": "Choose",
+    "page.captured": "Ready to send: {fingers}", "page.enrolled": "Enrolled fingers",
+    "page.zones": "Zones", "page.no_zones": "No zones granted", "page.delete": "Delete",
+    "page.reenrol": "Re-enrol", "page.signed_in_as": "Signed in: {name} ({role})",
+    "page.exempt": "Recorded as unable to enrol: use the fallback",
+})
+
 
 def say(key: str, **fields: object) -> str:
     """The text of ``key`` with its fields filled; fingers are given by their key."""

@@ -47,6 +47,8 @@ def _door(args, ctx) -> None:
                 conn, now, actor(), kind="station" if args.station else "door", name=args.name,
                 site_id=args.site, zone_id=args.zone, module_identity=args.module_identity,
                 capacity_templates=args.capacity))
+        elif args.action == "delete":
+            devices.delete_device(conn, now, actor(), args.device)
         else:
             devices.update_device(conn, now, actor(), args.device, {"lockdown": args.state == "on"})
 
@@ -96,6 +98,7 @@ def _door_actions(actions) -> None:
     add.add_argument("--capacity", type=int, required=True, help="templates the module holds")
     add.add_argument("--station", action="store_true", help="an enrolment station, not a door")
     add_action(actions, "show").add_argument("device")
+    add_action(actions, "delete").add_argument("device")
     lockdown = add_action(actions, "lockdown")
     lockdown.add_argument("device")
     lockdown.add_argument("state", choices=("on", "off"))

@@ -59,10 +59,9 @@ def init(args: argparse.Namespace, prog: str) -> int:
 
 
 def run(args: argparse.Namespace, prog: str) -> int:
-    import uvicorn  # only the run command needs the ASGI server
-
-    from server.app import create_app
+    from server.app import create_app  # only the run command needs FastAPI and uvicorn
     from server.clock import SystemClock
+    from server.embedded import make_server
 
     config = load(args, prog)
     lock = backup.ServerLock(config.database)
@@ -77,9 +76,9 @@ def run(args: argparse.Namespace, prog: str) -> int:
     tls = {}
     if config.tls_certfile:
         tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile}
+    port = config.port if args.port is None else args.port
     try:
-        uvicorn.run(app, host=args.host or config.host, port=config.port if args.port is None else args.port,
-                    log_level="info", proxy_headers=False, **tls)
+        make_server(app, args.host or config.host, port, log_level="info", proxy_headers=False, **tls).run()
     finally:
         lock.release()
     return 0

@@ -11,6 +11,9 @@ import json
 import sqlite3
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from daemon import bundle
 from server import capacity
 from server.context import audit, mark_devices_dirty
 from server.db import new_id
@@ -67,6 +70,13 @@ def update_device(conn: sqlite3.Connection, now: float, actor: str, ident: str,
     audit(conn, now, actor, f"{row['kind']}.update", ident, **changes)
 
 
+def delete_device(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+    """Decommission: the token and keys die with the record; events and removals stay."""
+    row = fetch(conn, "devices", ident, "device")
+    conn.execute("DELETE FROM devices WHERE id = ?", (ident,))
+    audit(conn, now, actor, f"{row['kind']}.delete", ident, name=row["name"])
+
+
 def device_view(conn: sqlite3.Connection, row: sqlite3.Row, now: float,
                 offline_after_s: float) -> dict[str, Any]:
     bundle = conn.execute("SELECT version, issued_at, expires_at FROM bundles WHERE device_id = ?",
@@ -81,6 +91,7 @@ def device_view(conn: sqlite3.Connection, row: sqlite3.Row, now: float,
         "capacity": row["capacity"], "templates_used": capacity.templates_needed(conn, row, now),
         "policy": json.loads(row["policy"]), "lockdown": bool(row["lockdown"]),
         "paired": row["token_sha256"] is not None, "paired_at": row["paired_at"],
+        "x25519_fingerprint": _key_fingerprint(row["x25519_public"]),
         "last_heartbeat_at": last_seen,
         "online": last_seen is not None and now - last_seen <= offline_after_s,
         "heartbeat": json.loads(row["heartbeat"]) if row["heartbeat"] else None,
@@ -89,6 +100,11 @@ def device_view(conn: sqlite3.Connection, row: sqlite3.Row, now: float,
         "bundle_issued_at": bundle["issued_at"] if bundle else None,
         "bundle_expires_at": bundle["expires_at"] if bundle else None,
     }
+
+
+def _key_fingerprint(raw: bytes | None) -> str | None:
+    """The door's sealing key as the door shows it, for an admin to compare after pairing."""
+    return None if raw is None else bundle.key_fingerprint(X25519PublicKey.from_public_bytes(bytes(raw)))
 
 
 def capacity_report(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> dict[str, Any]:

@@ -71,6 +71,15 @@ def update_zone(conn: sqlite3.Connection, now: float, actor: str, ident: str,
     audit(conn, now, actor, "zone.update", ident, **changes)
 
 
+def delete_zone(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+    fetch(conn, "zones", ident, "zone")
+    if conn.execute("SELECT 1 FROM devices WHERE zone_id = ? UNION SELECT 1 FROM grants WHERE zone_id = ?",
+                    (ident, ident)).fetchone():
+        raise Conflict(f"zone {ident!r} still has doors or grants; move or revoke them first")
+    conn.execute("DELETE FROM zones WHERE id = ?", (ident,))
+    audit(conn, now, actor, "zone.delete", ident)
+
+
 def create_schedule(conn: sqlite3.Connection, now: float, actor: str, site_id: str, name: str,
                     weekly: dict[str, list], holiday: list) -> str:
     fetch(conn, "sites", site_id, "site")
@@ -92,6 +101,14 @@ def update_schedule(conn: sqlite3.Connection, now: float, actor: str, ident: str
                  (json.dumps(weekly, sort_keys=True), json.dumps(holiday), ident))
     mark_devices_dirty(conn, "site_id = ?", (row["site_id"],))
     audit(conn, now, actor, "schedule.update", ident, weekly=weekly, holiday=holiday)
+
+
+def delete_schedule(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+    fetch(conn, "schedules", ident, "schedule")
+    if conn.execute("SELECT 1 FROM grants WHERE schedule_id = ?", (ident,)).fetchone():
+        raise Conflict(f"schedule {ident!r} is used by grants; revoke them first")
+    conn.execute("DELETE FROM schedules WHERE id = ?", (ident,))
+    audit(conn, now, actor, "schedule.delete", ident)
 
 
 def set_holiday(conn: sqlite3.Connection, now: float, actor: str, site_id: str, day: str,

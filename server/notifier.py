@@ -15,6 +15,7 @@ class BundleNotifier:
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False  # shutting down: answer held polls now, hold no new ones
 
     def waiter(self, device_id: str) -> asyncio.Event:
         event = self._events.get(device_id)
@@ -26,6 +27,13 @@ class BundleNotifier:
         event = self._events.pop(device_id, None)
         if event is not None:
             event.set()
+
+    def release_all(self) -> None:
+        """On shutdown: every held poll answers at once instead of holding the server up."""
+        self.closing = True
+        for event in self._events.values():
+            event.set()
+        self._events.clear()
 
     def notify_threadsafe(self, device_id: str) -> None:
         if self.loop is not None and not self.loop.is_closed():

@@ -97,6 +97,12 @@ def update_zone(zone_id: str, body: ZonePatch, who: AdminCaller,
     return {"id": zone_id}
 
 
+@router.delete("/zones/{zone_id}", status_code=204, tags=["sites"])
+def delete_zone(zone_id: str, who: AdminCaller, ctx: Ctx) -> None:
+    with ctx.write() as conn:
+        directory.delete_zone(conn, ctx.clock.now(), who.actor, zone_id)
+
+
 @router.get("/zones", tags=["sites"])
 def list_zones(who: PeopleReader, ctx: Ctx) -> list[dict]:
     return directory.list_rows(ctx.read(), "SELECT * FROM zones ORDER BY site_id, name")
@@ -116,6 +122,12 @@ def update_schedule(schedule_id: str, body: SchedulePatch, who: AdminCaller,
     with ctx.write() as conn:
         directory.update_schedule(conn, ctx.clock.now(), who.actor, schedule_id, body.weekly, body.holiday)
     return {"id": schedule_id}
+
+
+@router.delete("/schedules/{schedule_id}", status_code=204, tags=["sites"])
+def delete_schedule(schedule_id: str, who: AdminCaller, ctx: Ctx) -> None:
+    with ctx.write() as conn:
+        directory.delete_schedule(conn, ctx.clock.now(), who.actor, schedule_id)
 
 
 @router.get("/schedules", tags=["sites"])

@@ -61,6 +61,13 @@ def _add_records(router: APIRouter, kind: str) -> None:
             devices.update_device(conn, ctx.clock.now(), who.actor, ident, changes)
         return {"id": ident}
 
+    @router.delete("/{ident}", status_code=204)
+    def delete(ident: str, who: AdminCaller, ctx: Ctx) -> None:
+        """Decommission: its token stops working at once."""
+        _device(ctx, kind, ident)
+        with ctx.write() as conn:
+            devices.delete_device(conn, ctx.clock.now(), who.actor, ident)
+
 
 def _add_pairing_and_reports(router: APIRouter, kind: str) -> None:
     @router.post("/{ident}/pairing-codes", status_code=201)

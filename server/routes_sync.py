@@ -64,7 +64,7 @@ async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30
             envelope = await asyncio.to_thread(bundles.envelope, who.ident)
             return Response(envelope, media_type=BUNDLE_TYPE, headers={"ETag": current.etag})
         remaining = deadline - loop.time()
-        if remaining <= 0 or not await notifier.wait(changed, remaining):
+        if remaining <= 0 or notifier.closing or not await notifier.wait(changed, remaining):
             return Response(status_code=304, headers={"ETag": current.etag})
 
 

@@ -189,3 +189,14 @@ def test_a_replayed_template_upload_is_refused(server) -> None:
     finger = {"name": "again", "module_identity": R307, "template": bundle.b64(template(0))}
     answer = site.admin.post(f"/api/v1/people/{first['person_id']}/fingers", json=finger)
     assert answer.status_code == 409 and answer.json()["field"] == "template"
+
+
+def test_decommissioning_a_door_kills_its_token_and_zones_in_use_stay(server) -> None:
+    site = make_site(server)
+    assert site.admin.delete(f"/api/v1/zones/{site.zone_id}").status_code == 409  # a door is in it
+    shown = site.admin.get(f"/api/v1/doors/{site.door_id}").json()
+    assert shown["x25519_fingerprint"] == bundle.key_fingerprint(site.door.key.public_key())
+    assert site.admin.delete(f"/api/v1/doors/{site.door_id}").status_code == 204
+    assert site.door.poll().status_code == 401
+    assert site.admin.delete(f"/api/v1/zones/{site.zone_id}").status_code == 204
+    assert site.admin.get("/api/v1/zones").json() == []

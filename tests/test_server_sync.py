@@ -251,3 +251,19 @@ def test_held_polls_hold_no_worker_thread(server) -> None:
             return elapsed
 
     assert asyncio.run(scenario()) < 1.0
+
+
+def test_stopping_the_server_answers_held_polls_at_once(tmp_path) -> None:
+    import threading
+
+    result = {}
+    with running_server(tmp_path) as server:
+        site = make_site(server)
+        site.door.fetch()
+        holder = threading.Thread(target=lambda: result.update(answer=site.door.poll(wait=30, etag=site.door.etag)))
+        holder.start()
+        time.sleep(0.5)
+        stopping = time.monotonic()
+    holder.join(5)
+    assert time.monotonic() - stopping < 3
+    assert result["answer"].status_code == 304

@@ -52,13 +52,18 @@ OK = frozenset({Confirmation.OK})
 DEFAULT_TIMEOUT_S = 1.0
 # R503 V1.2: ready ~50 ms after SoftRst; drivers allow up to 3 s (protocol sheet 6.4).
 SOFT_RESET_READY_S = 1.0
-# Module processing budgets beyond the default (protocol sheet 6.2: capture < 0.5 s and
-# feature extraction < 0.5 s fit the default; a 1:1000 search < 1 s and clearing the library
-# get more; template transfers add their line time on top). Kept tight: silence must show as
-# "reader offline" within 2 s.
+# The least deadline a command gets, whatever the caller's ``timeout_s``: the module's own
+# processing time with margin (protocol sheet 6.2: capture < 0.5 s, feature extraction
+# < 0.5 s, a 1:1000 search < 1 s, flash writes ~60-70 ms, clearing the library longer).
+# Kept tight: silence must show as "reader offline" within 2 s.
 SLOW_COMMAND_TIMEOUT_S = {
+    Command.GEN_IMG: 0.5,
+    Command.GET_IMAGE_EX: 0.5,
+    Command.IMG2TZ: 0.6,
     Command.SEARCH: 1.5,
     Command.HIGH_SPEED_SEARCH: 1.5,
+    Command.STORE: 0.3,
+    Command.DELETE_CHAR: 0.3,
     Command.EMPTY: 2.0,
 }
 # Safe to send twice: a repeat leaves the module as one send would (reads, or writes that
