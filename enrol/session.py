@@ -116,7 +116,12 @@ class EnrolmentSession:
         return f"{person['name']}, {FINGERS.get(names[0], names[0]) if names else finger_id}"
 
     def _note_coverage(self) -> None:
-        report = self.api.station_capacity(self.station_id)
+        try:
+            report = self.api.station_capacity(self.station_id)
+        except SessionExpired:
+            raise
+        except ApiError:
+            return  # advisory only: the send will tell whether the server is there
         self.coverage = Coverage(self.station.active_pages(), report["templates_used"],
                                  report["capacity"])  # fmt: skip
         if self.coverage.total > self.coverage.capacity:

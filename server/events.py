@@ -20,7 +20,8 @@ from daemon import bundle
 from server import alarms
 from server.errors import Invalid
 
-GRANT_KINDS = ("granted", "granted_duress")
+# The door journals "access_granted" with detail {"finger": id, ...} (daemon.controller_core).
+GRANT_KINDS = ("access_granted", "granted", "granted_duress")
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _store(conn: sqlite3.Connection, now: float, event: bundle.Event, chain_ok: 
     if kind is not None:
         alarms.raise_alarm(conn, now, sinks, kind, event.door_id,
                            {**reference, "event_kind": event.kind, "event": event.detail})
-    finger_id = event.detail.get("finger_id")
+    finger_id = event.detail.get("finger", event.detail.get("finger_id"))
     if event.kind in GRANT_KINDS and isinstance(finger_id, str):
         conn.execute("UPDATE fingers SET last_used_at = ? WHERE id = ?", (now, finger_id))
 

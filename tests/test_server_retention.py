@@ -17,7 +17,7 @@ def test_unused_templates_are_warned_about_then_deleted(tmp_path) -> None:
             site.admin.post("/api/v1/grants", json={"person_id": person["person_id"], "zone_id": site.zone_id})
         first = site.door.fetch()
         server.clock.advance(50 * DAY_S)
-        site.door.post_events([site.door.event("granted", {"finger_id": busy["finger_ids"][0]})])
+        site.door.post_events([site.door.event("access_granted", {"finger": busy["finger_ids"][0]})])
         admin = site.admin
         server.clock.advance(41 * DAY_S)  # idle: 91 days unused, inside the warning window
         warned = wait_until(lambda: admin.get("/api/v1/retention").json())

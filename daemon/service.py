@@ -1,0 +1,268 @@
+"""The composition root of ``doorward run``: builds the door from its configuration and runs it.
+
+Owns ``DoorService``. ``start()`` opens the edges (``daemon/service_build.py``), starts the
+controller (relay de-energised first), the reader (through ``ModuleLink``, retried while the
+module is absent), the sync client and the supervision thread, raises an alarm for every
+part that is missing, and tells systemd it is ready. The wiring:
+
+- reader claims and lifts -> ``Controller.post`` (``ModuleClaim``, ``FingerLifted``);
+- sync's envelopes -> ``BundleApplier`` -> ``apply_bundle`` -> the controller's
+  ``SnapshotApplied`` and the reader's ``request_reconcile``;
+- every journal append -> the sync client's ``events_journalled`` (events leave at once),
+  the status file's last decisions, and the R503 ring LED;
+- alarms (controller, reader, supervision) -> the journal, hence the server's alarm sinks.
+
+``run()`` is the main thread's loop: it writes the status file every ``status_interval_s``
+(and at once when the reader's state changes) and pings the systemd watchdog only while
+every loop is alive (``daemon/service_status.py``). ``stop()`` de-energises the relay first
+and returns in well under a second. Signals are the CLI's business (``run_command.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from daemon.apply import ApplyResult
+from daemon.clock import SystemClock, TimeTrust
+from daemon.config import Config
+from daemon.controller import Controller
+from daemon.controller_events import ClockTrustChanged, FingerLifted, ModuleClaim, SnapshotApplied
+from daemon.notify import Notifier
+from daemon.policy import Policy
+from daemon.service_build import (
+    ReaderCallbacks, StartProblems, open_cache, open_credentials, open_hardware, open_journal,
+    reader_builder,
+)
+from daemon.service_link import ModuleLink
+from daemon.service_ring import RingLed
+from daemon.service_sinks import (
+    DeclaredClock, RecentDecisions, ServiceAlarms, ServiceJournal, read_boot_id,
+)
+from daemon.service_status import (
+    Liveness, door_section, reader_section, status_document, sync_section,
+)
+from daemon.service_sync import BundleApplier, heartbeat_report, sync_interval_s
+from daemon.service_ticks import SupervisionLoop
+from daemon.status_file import write_status
+from daemon.supervision import ModuleSupervisor, ReaderPulse
+from daemon.sync import SyncClient
+
+log = logging.getLogger(__name__)
+
+MAIN_TICK_S = 0.1
+STOP_JOIN_S = 0.3
+
+
+class DoorService:
+    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self._notifier = notifier or Notifier()
+        self._stopping, self._wake = threading.Event(), threading.Event()
+        self.problems = StartProblems()
+        self.liveness = Liveness()
+        self.pulse = ReaderPulse()
+        self.status_path = config.daemon.status_path(config.storage.state_dir)
+        self.sync: SyncClient | None = None
+        self.applier: BundleApplier | None = None
+        self.ring: RingLed | None = None
+        self.loop: SupervisionLoop | None = None
+        self._stopped = False
+        self._last_summary = ""
+
+    # ---- start ----
+
+    def start(self) -> None:
+        self.hardware = open_hardware(self.config)
+        self.credentials = open_credentials(self.config, self.problems)
+        self.cache = open_cache(self.config, self.problems) if self.credentials else None
+        self._open_journal()
+        self._start_controller()
+        self.link = self._make_link()
+        self._make_ring()
+        self._make_sync()
+        self.supervisor = ModuleSupervisor(self.link, self.hardware, self.config.daemon,
+                                           self.alarms.raise_alarm, self.journal.append,
+                                           on_online=self._reader_online)
+        self.loop = SupervisionLoop(self)
+        for kind, detail in self.problems.items:
+            self.alarms.raise_alarm(kind, detail)
+        self.journal.append("daemon_started", {"biometric": self.link.enabled})
+        self.loop.start()
+        if self.sync is not None:
+            self.sync.start()
+        self._notifier.ready(self._summary())
+
+    def _open_journal(self) -> None:
+        clock_config = self.config.clock
+        self.trust = TimeTrust(SystemClock(), rtc=clock_config.rtc,
+                               assume_synchronised=clock_config.assume_synchronised)
+        self.trust.note_snapshot(self.cache.snapshot() if self.cache else None)
+        self.journal = ServiceJournal(open_journal(self.config, self.credentials), self.trust,
+                                      read_boot_id())
+        self.alarms = ServiceAlarms(self.journal)
+        self.decisions = RecentDecisions()
+        self.journal.listen(self.decisions)
+
+    def _start_controller(self) -> None:
+        declared = self.config.clock.rtc or self.config.clock.assume_synchronised
+        self.clock = DeclaredClock(SystemClock(), declared)
+        self.controller = Controller(
+            self.hardware, journal=self.journal, alarms=self.alarms, clock=self.clock,
+            default_policy=Policy(), snapshot=self.cache.snapshot() if self.cache else None)
+        self.controller.start()  # the relay is driven de-energised before anything else
+        self.controller.post(ClockTrustChanged())
+
+    def _make_link(self) -> ModuleLink:
+        if self.credentials is None or self.cache is None:
+            return ModuleLink(None, "biometric path disabled: " +
+                              "; ".join(detail for _, detail in self.problems.items))
+        callbacks = ReaderCallbacks(
+            on_claim=lambda claim: self.controller.post(ModuleClaim(claim)),
+            on_lift=lambda: self.controller.post(FingerLifted()),
+            on_status=lambda status: self.wake(),
+            on_alarm=self.alarms.raise_alarm)
+        return ModuleLink(reader_builder(self.config, self.hardware, self.credentials,
+                                         self.cache, self.pulse, callbacks))
+
+    def _make_ring(self) -> None:
+        if self.config.module.model != "r503" or not self.config.daemon.ring_led:
+            return
+        self.ring = RingLed(self.link.set_led, self._ring_hold_s, time.monotonic)
+        self.journal.listen(self.ring.on_journal)
+
+    def _ring_hold_s(self, name: str) -> float:
+        snapshot = self.cache.snapshot() if self.cache else None
+        policy = snapshot.policy if snapshot is not None else Policy()
+        return policy.unlock_s if name == "granted" else policy.two_person_window_s
+
+    def _make_sync(self) -> None:
+        if self.credentials is None or self.cache is None:
+            return
+        self.applier = BundleApplier(self.cache, self.credentials, self.trust, self.journal,
+                                     self.link.module_facts, self._snapshot_applied)
+        self.sync = SyncClient(self.credentials, self.config.server, apply_bundle=self.applier,
+                               journal=self.journal.journal.journal, heartbeat=self._heartbeat,
+                               sync_interval_s=lambda: sync_interval_s(self.cache))
+        sync = self.sync
+        self.journal.listen(lambda kind, detail: sync.events_journalled())
+
+    # ---- wiring callbacks ----
+
+    def _snapshot_applied(self, result: ApplyResult) -> None:
+        self.trust.note_snapshot(result.snapshot)
+        self.controller.post(SnapshotApplied(result.snapshot))
+        self.controller.post(ClockTrustChanged())  # issued_at bounds the clock
+        self.link.request_reconcile(result.version)
+        self.wake()
+
+    def _reader_online(self) -> None:
+        if self.ring is not None:
+            self.ring.idle()
+        self.wake()
+
+    def _heartbeat(self) -> dict:
+        status = self.link.status()
+        return heartbeat_report(self.cache, status.module_identity if status else None,
+                                self.trust.read().trusted, self.link.state_name(),
+                                self.journal.journal.status().backlog,
+                                self.config.storage.state_dir)
+
+    # ---- the main thread ----
+
+    def wake(self) -> None:
+        """Something changed: write the status now (any thread)."""
+        self._wake.set()
+        if self.loop is not None:
+            self.loop.wake()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def request_sync(self) -> None:
+        if self.sync is not None:
+            log.info("sync requested")
+            self.sync.sync_now()
+
+    def run(self) -> None:
+        """Until ``request_stop``: status file and watchdog pings."""
+        next_status_mono = next_ping_mono = 0.0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            problems = self.watchdog_problems(now)
+            if now >= next_status_mono or self._wake.is_set():
+                self._wake.clear()
+                self.write_status("running", problems, now)
+                next_status_mono = now + self.config.daemon.status_interval_s
+            interval_s = self._notifier.watchdog_interval_s
+            if interval_s is not None and now >= next_ping_mono and not problems:
+                self._notifier.watchdog()
+                next_ping_mono = now + interval_s
+            self._wake.wait(MAIN_TICK_S)
+
+    def watchdog_problems(self, mono_now: float) -> list[str]:
+        return self.liveness.problems(mono_now, self.config.daemon.watchdog_stale_s,
+                                      self.controller, self.link, self.pulse.last_mono)
+
+    def write_status(self, state: str, problems: list[str], mono_now: float) -> None:
+        sections = self.status_sections(mono_now)
+        try:
+            write_status(self.status_path, status_document(
+                state=state, sections=sections, problems=problems, mono_now=mono_now))
+        except OSError as error:
+            log.warning("cannot write the status file %s: %s", self.status_path, error)
+        summary = self._summary()
+        if summary != self._last_summary:
+            self._last_summary = summary
+            self._notifier.status(summary)
+
+    def status_sections(self, mono_now: float) -> dict:
+        reading, journal = self.trust.read(), self.journal.journal.status()
+        disabled = "; ".join(d for _, d in self.problems.items) or "not paired"
+        return {
+            "door": door_section(self.controller, self.liveness),
+            "reader": reader_section(self.link, self.supervisor.state.offline_since_mono,
+                                     mono_now),
+            "sync": sync_section(self.sync, mono_now, disabled),
+            "versions": {"applied": self.cache.applied_version() if self.cache else None,
+                         "reconciled": self.cache.reconciled_version() if self.cache else None,
+                         "in_force": self.controller.status().snapshot_version},
+            "clock": {"trusted": reading.trusted, "reason": reading.untrusted_reason},
+            "journal": {"backlog": journal.backlog, "pending": journal.pending,
+                        "failing": journal.failing, "disk_low": journal.disk_low},
+            "last_decisions": self.decisions.items(),
+            "recent_alarms": self.alarms.recent(),
+            "problems": [detail for _, detail in self.problems.items],
+        }
+
+    def _summary(self) -> str:
+        door = self.controller.status().door
+        return f"door {door}; reader {self.link.state_name()}"
+
+    # ---- stop ----
+
+    def stop(self) -> None:
+        """Relay de-energised first, then every thread, then the files. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.request_stop()
+        self._notifier.stopping()
+        self.controller.stop()
+        if self.loop is not None:
+            self.loop.stop(STOP_JOIN_S)
+        self.link.stop(STOP_JOIN_S)
+        if self.sync is not None:
+            self.sync.stop()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        self.journal.append("daemon_stopped", {})
+        self.write_status("stopped", [], time.monotonic())
+        self.hardware.close()
+        self.journal.journal.journal.close()
+        if self.cache is not None:
+            self.cache.close()
+        self._notifier.close()

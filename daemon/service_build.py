@@ -1,0 +1,161 @@
+"""Building the door's edges from the configuration, each one allowed to be missing.
+
+Owns ``StartProblems`` and the ``open_*`` builders the service composes: the GPIO
+(``open_gpio`` under ``DoorHardware``), the credential, the encrypted permission cache, the
+durable journal, and the reader builder (module client on the configured URL, touch line,
+slot store, sealed templates). Degraded, not dead: a missing or unsafe credential, a cache
+that cannot be opened, or a module that is not there disables only the biometric grant
+path; each problem becomes an alarm and a line in the status file, and the exit button, the
+fire input and supervision keep working. Only the GPIO and the journal are required: without
+the relay there is no door, and without the journal no decision may be made (every decision
+is journalled before the relay moves).
+
+A door that is not paired yet journals to ``journal-unpaired.db`` under a placeholder door
+id, so pairing later starts ``journal.db`` fresh under the real id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from daemon.cache import CacheDamaged, CacheError, PermissionCache
+from daemon.cache_crypto import create_cache_key, load_cache_key
+from daemon.claim import Claim
+from daemon.config import Config
+from daemon.credentials import CredentialError, Credentials, load_credentials
+from daemon.journal import EventJournal
+from daemon.journal_resilient import ResilientJournal
+from daemon.library import sealed_templates
+from daemon.reader import Reader
+from daemon.reader_types import ModuleCredential, ReaderSettings, ReaderStatus
+from daemon.slotmap import SlotMap
+from drivers.gpio import DoorHardware, open_gpio
+from drivers.r30x.sensor import R30xSensor
+
+log = logging.getLogger(__name__)
+
+UNPAIRED_DOOR_ID = "unpaired"
+ALARM_BIOMETRIC_DISABLED = "biometric_disabled"
+ALARM_CACHE_DAMAGED = "cache_damaged"
+
+
+@dataclass
+class StartProblems:
+    """What is missing at start: (alarm kind, detail), raised once the journal is open."""
+
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, kind: str, detail: str) -> None:
+        log.error("%s: %s", kind, detail)
+        self.items.append((kind, detail))
+
+
+@dataclass(frozen=True)
+class ReaderCallbacks:
+    on_claim: Callable[[Claim], None]
+    on_lift: Callable[[], None]
+    on_status: Callable[[ReaderStatus], None]
+    on_alarm: Callable[[str, str], None]
+
+
+def open_hardware(config: Config) -> DoorHardware:
+    return DoorHardware(open_gpio(config.hardware, client="doorward-run"), config.hardware)
+
+
+def open_credentials(config: Config, problems: StartProblems) -> Credentials | None:
+    try:
+        return load_credentials(Path(config.server.credential))
+    except CredentialError as error:
+        problems.add(ALARM_BIOMETRIC_DISABLED, f"no usable credential: {error}")
+        return None
+
+
+def open_cache(config: Config, problems: StartProblems) -> PermissionCache | None:
+    storage = config.storage
+    try:
+        key = _cache_key(storage.cache_key_file)
+        try:
+            return PermissionCache(storage.cache_path, key)
+        except CacheDamaged as damaged:  # the server re-sends everything; the backstop stays
+            problems.add(ALARM_CACHE_DAMAGED, f"{damaged}; starting from an empty cache")
+            PermissionCache.wipe(storage.cache_path)
+            return PermissionCache(storage.cache_path, key)
+    except (CacheError, OSError) as error:
+        problems.add(ALARM_BIOMETRIC_DISABLED, f"the permission cache cannot be opened: {error}")
+        return None
+
+
+def _cache_key(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log.info("creating the cache key %s", path)
+        return create_cache_key(path)
+    return load_cache_key(path)
+
+
+def open_journal(config: Config, credentials: Credentials | None) -> ResilientJournal:
+    storage = config.storage
+    path, door_id = storage.journal_path, UNPAIRED_DOOR_ID
+    if credentials is not None:
+        door_id = credentials.device_id
+    else:
+        path = path.with_name("journal-unpaired.db")
+    journal = EventJournal(path, door_id, retention_s=storage.journal_retention_s,
+                           max_acknowledged_rows=storage.journal_max_acknowledged_rows,
+                           min_free_bytes=storage.journal_min_free_bytes)
+    return ResilientJournal(journal, storage.journal_max_pending)
+
+
+class CacheSlotStore:
+    """The cache as the reader's ``SlotStore``; progress is recorded only over an applied
+    snapshot (an empty cache has no slots to record)."""
+
+    def __init__(self, cache: PermissionCache) -> None:
+        self._cache = cache
+
+    def slot_map(self) -> SlotMap:
+        return self._cache.slot_map()
+
+    def save_slot_map(self, slot_map: SlotMap) -> None:
+        if self._cache.applied_version() is not None:
+            self._cache.save_slot_map(slot_map)
+
+    def set_reconciled_version(self, version: int) -> None:
+        applied = self._cache.applied_version()
+        if applied is not None and version <= applied:
+            self._cache.set_reconciled_version(version)
+
+
+def reader_settings(config: Config) -> ReaderSettings:
+    # The reader's own idle health check is the fallback; the supervisor's, every
+    # health_interval_s with its own deadline, normally keeps the line busy enough.
+    return ReaderSettings(poll_interval_s=config.module.poll_interval_ms / 1000,
+                          health_interval_s=2 * config.daemon.health_interval_s)
+
+
+def reader_builder(config: Config, hardware: DoorHardware, credentials: Credentials,
+                   cache: PermissionCache, pulse: Callable[[], float],
+                   callbacks: ReaderCallbacks) -> Callable[[], tuple[Reader, R30xSensor]]:
+    """A function that opens the module's port and builds the reader (PortLost if absent)."""
+    module, touch = config.module, config.hardware.module_touch
+
+    def build() -> tuple[Reader, R30xSensor]:
+        sensor = R30xSensor.from_url(module.url, baud=module.baud, timeout_s=module.timeout_s,
+                                     password=credentials.module_password, clock=pulse)
+        credential = ModuleCredential(credentials.module_password,
+                                      credentials.binding_token_bytes(), bind_if_unbound=True)
+        reader = Reader(
+            sensor, credential, CacheSlotStore(cache),
+            sealed_templates(cache.snapshot, credentials.door_key()),
+            on_claim=callbacks.on_claim, on_lift=callbacks.on_lift,
+            on_status=callbacks.on_status, on_alarm=callbacks.on_alarm,
+            settings=reader_settings(config),
+            touch_level=(lambda: hardware.gpio.read(touch.pin)) if touch else None,
+            touch_active_low=touch.active_level == 0 if touch else True,
+            version=cache.applied_version(), clock=pulse)
+        return reader, sensor
+
+    return build

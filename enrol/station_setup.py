@@ -1,0 +1,66 @@
+"""Where the station's module and credential come from, for ``doorward kiosk`` and ``enrol``.
+
+Owns ``add_station_arguments`` and ``open_station``. By default both commands read the
+door configuration (``/etc/doorward/doorward.toml`` or ``$DOORWARD_CONFIG``: the
+``[module]`` and ``[server]`` sections only) and the credential that ``doorward pair`` wrote
+for the station; ``--module`` and ``--credential`` override them (a simulated module on a
+pty, a credential in a scratch folder). The credential must be a station's: a door's token
+would get a door's bundle, whose library covers one zone, not the site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from daemon.config import default_config_path, load_config
+from daemon.credentials import load_credentials
+from daemon.errors import DoorwardError
+from enrol.station import Station, open_module
+
+
+def add_station_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="the TOML configuration (default /etc/doorward/doorward.toml)")
+    parser.add_argument("--module", default=None, help="the module's serial URL (overrides the config)")
+    parser.add_argument("--credential", type=Path, default=None,
+                        help="the station credential from `doorward pair` (overrides the config)")
+    parser.add_argument("--ready-timeout", type=float, default=30.0,
+                        help="seconds to wait for the module to be bound and its library loaded")
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, int, float, Path, str | None]:
+    if args.module and args.credential:
+        return args.module, 57_600, 1.0, args.credential, None
+    config = load_config(args.config or default_config_path(), sections=("module", "server"))
+    return (args.module or config.module.url, config.module.baud, config.module.timeout_s,
+            args.credential or Path(config.server.credential), config.server.ca_file)
+
+
+@contextlib.contextmanager
+def open_station(args: argparse.Namespace) -> Iterator[Station]:
+    """The station started and ready (module bound, library reconciled), stopped on exit."""
+    url, baud, timeout_s, credential_path, ca_file = _settings(args)
+    credentials = load_credentials(credential_path)
+    if credentials.kind != "station":
+        raise DoorwardError(f"{credential_path} belongs to a {credentials.kind}, not a station: "
+                            "pair this kiosk with a code for a station record")
+    station = Station(open_module(url, baud, timeout_s), credentials, ca_file=ca_file)
+    station.start()
+    try:
+        status = station.wait_ready(args.ready_timeout)
+        if not status.biometric_ready:
+            raise DoorwardError(f"the station's module is not ready: {status.detail}")
+        yield station
+    finally:
+        station.stop()
+
+
+def server_of(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The server URL and CA file from the station's credential, without opening the module."""
+    if args.credential:
+        return load_credentials(args.credential).server_url, None
+    _, _, _, credential_path, ca_file = _settings(args)
+    return load_credentials(credential_path).server_url, ca_file
