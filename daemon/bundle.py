@@ -158,6 +158,11 @@ def template_context(door_id: str, finger_id: str) -> bytes:
     return f"template\x00{door_id}\x00{finger_id}".encode()
 
 
+def password_context(door_id: str) -> bytes:
+    """Associated data of the module password escrowed to a door on re-pairing."""
+    return f"module_password\x00{door_id}".encode()
+
+
 def seal_template(
     template: bytes, door_public: X25519PublicKey, *, door_id: str, finger_id: str
 ) -> str:

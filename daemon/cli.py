@@ -16,6 +16,7 @@ import sys
 # group name -> (module, one-line help). Loaded lazily by name.
 GROUPS: dict[str, tuple[str, str]] = {
     "sim": ("sim.cli", "simulated hardware: an R30x module on a pty, a simulated Pi"),
+    "server": ("server.cli", "the central server: admin API, pairing, bundles, events, alarms"),
 }
 
 # door subcommand -> (module:function taking argv, one-line help). Also loaded lazily.
@@ -25,6 +26,13 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("daemon.hwcommands:check_config", "validate the configuration file"),
     "pair": ("daemon.pair_command:main", "pair this door with the server and bind its module"),
     "doctor": ("daemon.doctor:doctor", "check the installation and hardware; print the fixes"),
+    "run": ("daemon.run_command:main", "run the door daemon in the foreground (the systemd unit)"),
+    "status": ("daemon.service_commands:status", "show the running door's status"),
+    "sync": ("daemon.service_commands:sync", "ask the running door for an immediate sync"),
+    "events": ("daemon.service_commands:events",
+               "print the event journal and verify its hash chain"),
+    "migrate": ("daemon.service_migrate:main",
+                "migrate the state databases; exit 3 if they are newer than this release"),
 }
 
 

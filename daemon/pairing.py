@@ -30,8 +30,6 @@ from daemon.credentials import Credentials
 from daemon.errors import DoorwardError
 from daemon.http import ServerConnection
 
-PASSWORD_CONTEXT = "module_password\x00{device_id}"
-
 
 class PairingError(DoorwardError):
     """Pairing refused; nothing was written."""
@@ -127,7 +125,7 @@ def _recovered_password(answer: dict, door_key) -> int:  # noqa: ANN001
     sealed = answer.get("module_password_sealed")
     if not sealed:
         raise PairingError("the server holds no escrowed module password for this door")
-    context = PASSWORD_CONTEXT.format(device_id=answer["device_id"]).encode()
+    context = bundle.password_context(answer["device_id"])
     try:
         return int(bundle.unseal(base64.b64decode(sealed), door_key, context).decode(), 16)
     except (bundle.SealError, ValueError) as error:

@@ -258,6 +258,18 @@ class DoorService:
             self.sync.stop()
         self._close_files()
 
+    def abort(self) -> None:
+        """After a failed ``start``: make the relay safe and let go of what was opened."""
+        opened = vars(self)
+        try:
+            if "controller" in opened:
+                self.controller.stop()
+            elif "hardware" in opened:
+                self.hardware.setup()  # the relay's safe level, in one glitch-free step
+        finally:
+            if "hardware" in opened:
+                self.hardware.close()
+
     def _close_files(self) -> None:
         self.journal.append("daemon_stopped", {})
         self.write_status("stopped", [], time.monotonic())

@@ -36,6 +36,7 @@ class ModuleLink:
         self._build, self._monotonic = build, monotonic
         self.reader: Reader | None = None
         self.sensor: R30xSensor | None = None
+        self.started_mono: float | None = None
         self.absent_why = disabled_why or "module not opened yet"
         self._next_attempt_mono = 0.0
         self._logged_why: str | None = None
@@ -61,7 +62,14 @@ class ModuleLink:
             return False
         reader.start()
         self.reader, self.sensor = reader, sensor
+        self.started_mono = self._monotonic()
         return True
+
+    def starting(self, mono_now: float, grace_s: float) -> bool:
+        """The reader is still on its first connection attempt, within ``grace_s``."""
+        status = self.status()
+        return (status is not None and status.detail == "starting"
+                and self.started_mono is not None and mono_now - self.started_mono < grace_s)
 
     def status(self) -> ReaderStatus | None:
         return self.reader.status if self.reader is not None else None

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 ALARM_READER_OFFLINE = "reader_offline"
 POWER_CYCLE_MAX_GAP_S = 300.0
+STARTUP_GRACE_S = 2.0  # a reader still on its first attempt is not "offline" yet
 
 
 class ReaderPulse:
@@ -77,7 +78,7 @@ class ModuleSupervisor:
         """One supervision pass; call it often (every 100-250 ms)."""
         if self._link.reader is None and not self._link.try_start():
             self._judge(mono_now, online=False, why=self._link.absent_why)
-        else:
+        elif not self._link.starting(mono_now, STARTUP_GRACE_S):
             self._health(mono_now)
         self._power(mono_now)
 

@@ -101,13 +101,8 @@ def _answer(device: sqlite3.Row, token: str, keys: ServerKeys, escrow: bytes | N
     if escrow is not None and request.module_password is None:
         password = keys.data.open(bytes(escrow), password_context(device["id"]))
         recipient = X25519PublicKey.from_public_bytes(request.x25519_public)
-        returned = bundle.b64(bundle.seal(password, recipient, module_password_seal_context(device["id"])))
+        returned = bundle.b64(bundle.seal(password, recipient, bundle.password_context(device["id"])))
     return {"device_id": device["id"], "kind": device["kind"], "token": token,
             "server_key_id": keys.key_id, "server_public_key": bundle.b64(keys.public_raw),
             "server_key_fingerprint": keys.fingerprint, "module_identity": device["module_identity"],
             "module_password_sealed": returned}
-
-
-def module_password_seal_context(device_id: str) -> bytes:
-    """Associated data of the escrowed password sealed to the door (see docs/server.md)."""
-    return f"module_password\x00{device_id}".encode()
