@@ -17,6 +17,8 @@ import sys
 GROUPS: dict[str, tuple[str, str]] = {
     "sim": ("sim.cli", "simulated hardware: an R30x module on a pty, a simulated Pi"),
     "server": ("server.cli", "the central server: admin API, pairing, bundles, events, alarms"),
+    "kiosk": ("enrol.kiosk_cli", "the enrolment kiosk's local page (127.0.0.1 only)"),
+    "enrol": ("enrol.cli", "enrol fingerprints on the terminal: the kiosk's workflow"),
 }
 
 # door subcommand -> (module:function taking argv, one-line help). Also loaded lazily.
@@ -31,6 +33,7 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("daemon.service_commands:sync", "ask the running door for an immediate sync"),
     "events": ("daemon.service_commands:events",
                "print the event journal and verify its hash chain"),
+    "demo": ("sim.demo:main", "the whole site on simulated hardware: a scripted day in a minute"),
     "migrate": ("daemon.service_migrate:main",
                 "migrate the state databases; exit 3 if they are newer than this release"),
 }

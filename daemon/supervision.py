@@ -76,6 +76,8 @@ class ModuleSupervisor:
 
     def tick(self, mono_now: float) -> None:
         """One supervision pass; call it often (every 100-250 ms)."""
+        if not self._link.enabled:
+            return  # no credential or cache: already alarmed as biometric_disabled
         if self._link.reader is None and not self._link.try_start():
             self._judge(mono_now, online=False, why=self._link.absent_why)
         elif not self._link.starting(mono_now, STARTUP_GRACE_S):

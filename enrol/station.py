@@ -80,6 +80,8 @@ class Station:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._status_changed:
+            self._status_changed.notify_all()  # a bundle waiting for the identity gives up
         self.reader.stop()
 
     def wait_ready(self, timeout_s: float = 10.0) -> ReaderStatus:

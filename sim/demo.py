@@ -1,91 +1,83 @@
-"""`make demo`: a walk-through on simulated hardware, printed step by step.
+"""``make demo`` / ``doorward demo``: a whole site on one machine, a scripted day in a minute.
 
-A simulated R503 serves a real pty with realistic timing (bytes paced at 57 600 bps, module
-processing modelled); doorward's driver opens the pty like a UART, enrols a finger, finds it
-again with a 1:1 confirmation, and turns away a finger it does not know.
+    doorward demo [--json] [--interactive] [--keep DIR]
+
+Starts, as separate processes on 127.0.0.1 and Unix sockets in a temporary directory, the
+reference server, two simulated doors (each a simulated Pi's GPIO hub, an R503 on a pty and
+``doorward run`` from a TOML file of the schema a Pi uses) and the enrolment kiosk's module;
+sets the site up as an admin would (``sim/demo_site.py``); plays the day and prints it as a
+timeline (``sim/demo_day.py``). Exit 0 when every step happened as scripted, 1 otherwise
+(with the last lines of the failing process's log). Every process it started is stopped on
+the way out, also on Ctrl-C, SIGTERM and failure. ``--json`` prints the timeline as JSON
+lines; ``--interactive`` keeps the site running afterwards and takes fingers from the
+terminal (``sim/demo_interactive.py``); ``--keep DIR`` works in DIR and leaves the logs.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from drivers.r30x.results import Features, Image
-from drivers.r30x.sensor import R30xSensor
-from sim.link import PtyBridge
-from sim.r30x import SimulatedR30x
+from sim.demo_procs import DemoError, raise_on_sigterm
+from sim.demo_timeline import Timeline
 
 
-class Narrator:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def step(self, text: str, call=None):  # noqa: ANN001, ANN201
-        begin = time.monotonic()
-        result = call() if call else None
-        took_ms = 1000 * (time.monotonic() - begin)
-        shown = "" if result is None else f" -> {_show(result)}"
-        print(f"[{time.monotonic() - self.start:6.2f} s] {text}{shown}  ({took_ms:.0f} ms)")
-        return result
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="doorward demo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", action="store_true", help="print the timeline as JSON lines")
+    p.add_argument("--interactive", action="store_true",
+                   help="after the day, keep running and place fingers from the terminal")
+    p.add_argument("--keep", type=Path, default=None,
+                   help="work in this directory and keep the logs (default: a temporary one)")
+    return p
 
 
-def _show(value: object) -> str:
-    return value.name if isinstance(value, (Image, Features)) else str(value)
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    raise_on_sigterm()
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        return run(args, args.keep)
+    # A short prefix: the Unix sockets inside must stay under 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="dw-demo-", dir="/tmp") as directory:
+        return run(args, Path(directory))
 
 
-def capture(narrator: Narrator, sensor: R30xSensor, buffer_id: int) -> None:
-    while narrator.step("GenImg: capture an image", sensor.gen_img) is not Image.TAKEN:
-        time.sleep(0.05)
-    if narrator.step(f"Img2Tz: features into buffer {buffer_id}",
-                     lambda: sensor.img2tz(buffer_id)) is not Features.OK:
-        raise SystemExit("poor image: the kiosk would ask for another scan")
+def run(args: argparse.Namespace, directory: Path) -> int:
+    from sim.demo_day import play_day
+    from sim.demo_site import DemoSite
+
+    timeline = Timeline(json_lines=args.json)
+    site = DemoSite(directory, timeline)
+    try:
+        timeline.heading("Setting up the site (server, doors, kiosk)")
+        site.build()
+        play_day(site)
+        if args.interactive:
+            from sim.demo_interactive import interact
+
+            interact(site)
+        timeline.event("done", f"the day played as scripted in {timeline.elapsed_s():.0f} s; "
+                       "stopping every process")
+        return 0
+    except DemoError as error:
+        timeline.event("failed", f"demo failed: {error}")
+        _print_logs(site)
+        return 1
+    except KeyboardInterrupt:
+        timeline.event("interrupted", "interrupted: stopping every process")
+        return 130
+    finally:
+        site.close()
 
 
-def enrol(narrator: Narrator, module: SimulatedR30x, sensor: R30xSensor, page: int) -> None:
-    print("\n== enrol alice/right-index ==")
-    for buffer_id in (1, 2):
-        module.place("alice/right-index")
-        narrator.step(f"finger placed (scan {buffer_id} of 2)")
-        capture(narrator, sensor, buffer_id)
-        module.lift()
-        narrator.step("finger lifted")
-    if not narrator.step("RegModel: merge the two scans", sensor.reg_model):
-        raise SystemExit("the two scans did not merge")
-    narrator.step(f"Store: template into slot {page}", lambda: sensor.store(1, page))
-
-
-def identify(narrator: Narrator, module: SimulatedR30x, sensor: R30xSensor, finger: str) -> None:
-    print(f"\n== identify {finger} ==")
-    module.place(finger)
-    capture(narrator, sensor, 1)
-    hit = narrator.step("Search: 1:N over the library", lambda: sensor.search(1))
-    if hit.found:
-        narrator.step(f"LoadChar: slot {hit.page} into buffer 2", lambda: sensor.load_char(2, hit.page))
-        narrator.step("Match: 1:1 confirmation of the hit", sensor.match)
-    module.lift()
-
-
-def main() -> int:
-    narrator = Narrator()
-    with tempfile.TemporaryDirectory(prefix="doorward-demo-") as tmp:
-        link = Path(tmp) / "fingerprint-module"
-        module = SimulatedR30x("r503", seed=1, realtime=True)
-        bridge = PtyBridge(module, link)
-        try:
-            print(f"simulated R503 on {link} -> {link.resolve()}")
-            with R30xSensor.from_url(str(link)) as sensor:
-                narrator.step("open: VfyPwd, ReadSysPara", sensor.open)
-                narrator.step("module identity", sensor.module_identity)
-                enrol(narrator, module, sensor, page=0)
-                identify(narrator, module, sensor, "alice/right-index")
-                identify(narrator, module, sensor, "mallory/right-index")
-                narrator.step("templates in the library", sensor.template_count)
-        finally:
-            bridge.close()
-    print("\nThe full door demo (server, door daemon, kiosk) arrives with the later issues.")
-    return 0
+def _print_logs(site) -> None:  # noqa: ANN001 - DemoSite
+    for name in site.processes.logs:
+        tail = site.processes.tail(name, 15)
+        if tail:
+            print(f"\n--- {name} (last lines) ---\n{tail}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Timed assertions use the hub's own timeline timestamps and the status file's
 from __future__ import annotations
 
 import base64
-import json
 import os
 import signal
 import subprocess
@@ -115,12 +114,13 @@ def module_identity(model: str = "r503") -> str:
         return sensor.module_identity()
 
 
-def start_module(jar: ProcessJar, directory: Path, hub: RunningHub) -> tuple[Path, str]:
+def start_module(jar: ProcessJar, directory: Path, hub: RunningHub, realtime: bool = False
+                 ) -> tuple[Path, str]:
     link, control = directory / "tty", str(directory / "module.sock")
     process = subprocess.Popen(
         [sys.executable, "-m", "sim.r30x", "--model", "r503", "--link", str(link),
          "--control", control, "--hub", hub.socket_path, "--touch-pin", str(TOUCH),
-         "--power-pin", str(POWER), "--seed", "5"],
+         "--power-pin", str(POWER), "--seed", "5", *(["--realtime"] if realtime else [])],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     jar.helpers.append(process)
     wait_for(lambda: link.exists() and Path(control).exists(), 10, "the module simulator")
@@ -253,15 +253,15 @@ class SimulatedDoor:
         return self.hub.control.levels(RELAY)
 
 
-def make_door(jar: ProcessJar, mode: str = "strict", power_cycle_after_s: float = 30.0
-              ) -> SimulatedDoor:
+def make_door(jar: ProcessJar, mode: str = "strict", power_cycle_after_s: float = 30.0,
+              realtime: bool = False) -> SimulatedDoor:
     directory = Path(tempfile.mkdtemp(prefix="dw-door-"))  # short: AF_UNIX paths <= 107 bytes
     jar.dirs.append(directory)
     hub = start_hub(directory, mode, FIRMWARE)
     jar.hubs.append(hub)
     for pin, level in QUIET_INPUTS.items():
         hub.control.drive(pin, level)
-    link, control = start_module(jar, directory, hub)
+    link, control = start_module(jar, directory, hub, realtime)
     state, credential = directory / "state", directory / "credential.json"
     config = directory / "doorward.toml"
     config.write_text(CONFIG.format(hub=hub.socket_path, link=link, credential=credential,
@@ -293,5 +293,3 @@ def door_factory() -> Iterator[Callable[..., SimulatedDoor]]:
     jar.close()
 
 
-def status_json(text: str) -> dict:
-    return json.loads(text)
