@@ -36,7 +36,7 @@ def scan_once(sensor: R30xSensor, slot_map: SlotMap, module_identity: str) -> Cl
     image = sensor.gen_img()
     if image is Image.NO_FINGER:
         return None
-    if image is Image.POOR or sensor.img2tz(LIVE_BUFFER) is Features.POOR:
+    if image is Image.POOR or sensor.img2tz(LIVE_BUFFER).poor:
         return Claim.poor_image()
     result = sensor.search(LIVE_BUFFER)
     if not result.found:

@@ -100,8 +100,9 @@ class FingerEnrolment:
             self._say(instruction, step=self._step + 1)
             image = self._waiter.capture(self._take_image)
             poor = "poor_image" if image is Image.POOR else None
-            if poor is None and self._module().img2tz(buffer_id) is Features.POOR:
-                poor = "poor_features"
+            if poor is None:
+                features = self._module().img2tz(buffer_id)
+                poor = f"poor_{features.value}" if features.poor else None
             if poor is None:
                 self._step += 1
                 self._say("captured", tone="ok")

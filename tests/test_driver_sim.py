@@ -119,7 +119,7 @@ def test_poor_captures_are_values(memory_rig: Rig) -> None:
     memory_rig.control({"messy_rate": 1.0})
     memory_rig.control({"place": "alice/right-index"})
     assert memory_rig.sensor.gen_img() is Image.TAKEN
-    assert memory_rig.sensor.img2tz(1) is Features.POOR
+    assert memory_rig.sensor.img2tz(1).poor
 
 
 def test_different_fingers_do_not_merge(memory_rig: Rig) -> None:

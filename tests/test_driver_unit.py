@@ -88,7 +88,7 @@ def test_feature_and_search_outcomes_are_values() -> None:
             MATCH=ack(0x08, bytes(2)),
         )
     )
-    assert [sensor.img2tz(1), sensor.img2tz(1)] == [Features.POOR, Features.OK]
+    assert [sensor.img2tz(1), sensor.img2tz(1)] == [Features.MESSY, Features.OK]
     assert sensor.search(1) == SearchResult(False, 0, 0)
     assert sensor.search(1) == SearchResult(True, 7, 180)
     assert transport.sent[-1].params == struct.pack(">BHH", 1, 0, 1000)

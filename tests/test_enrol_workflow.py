@@ -76,12 +76,12 @@ def test_the_template_matches_the_finger_later(bench: Bench) -> None:
 def test_a_messy_capture_is_retried_in_place(bench: Bench) -> None:
     bench.module.control({"messy_rate": 1.0})
     robot = ScriptedFinger(bench.module.control, [ALICE])
-    robot.on_key["poor_features"] = lambda: bench.module.control({"messy_rate": 0.0})
+    robot.on_key["poor_messy"] = lambda: bench.module.control({"messy_rate": 0.0})
     job = FingerEnrolment("right-index", plan_for(bench.identity), bench.identity, {}.get, robot,
                           threading.Event(), settings=FAST)
     assert job.run(bench.sensor).template
     keys = robot.keys()
-    assert keys.index("poor_features") < keys.index("captured")
+    assert keys.index("poor_messy") < keys.index("captured")
     assert "lift_again" in keys
 
 

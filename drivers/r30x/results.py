@@ -22,10 +22,18 @@ class Image(Enum):
 
 
 class Features(Enum):
-    """Img2Tz outcome."""
+    """Img2Tz outcome. Everything but OK asks for another scan; the kind lets the kiosk say
+    how to press (too dry: press harder; too wet: dry the finger)."""
 
     OK = "ok"
-    POOR = "poor"  # too messy, too few features, too dry or too wet: ask for another scan
+    TOO_DRY = "too_dry"  # AS608 0x04 (vishnumaiea: "over-disorderly")
+    TOO_WET = "too_wet"  # 0x05
+    MESSY = "messy"  # 0x06, smudged or moved
+    TOO_FEW_FEATURES = "too_few_features"  # 0x07, area too small: press flatter
+
+    @property
+    def poor(self) -> bool:
+        return self is not Features.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +59,10 @@ IMAGE_OUTCOMES = {
 
 FEATURE_OUTCOMES = {
     Confirmation.OK: Features.OK,
-    Confirmation.IMAGE_TOO_DRY: Features.POOR,
-    Confirmation.IMAGE_TOO_WET: Features.POOR,
-    Confirmation.IMAGE_MESSY: Features.POOR,
-    Confirmation.TOO_FEW_FEATURES: Features.POOR,
+    Confirmation.IMAGE_TOO_DRY: Features.TOO_DRY,
+    Confirmation.IMAGE_TOO_WET: Features.TOO_WET,
+    Confirmation.IMAGE_MESSY: Features.MESSY,
+    Confirmation.TOO_FEW_FEATURES: Features.TOO_FEW_FEATURES,
 }
 
 
