@@ -122,6 +122,13 @@ class DemoDoor:
         levels = [level for _, level in self.hub({"timeline": {"pin": RELAY}})["timeline"]]
         return sum(1 for before, after in zip(levels, levels[1:]) if (before, after) == (0, 1))
 
+    def relay_energised(self) -> bool:
+        return self.hub({"level": {"pin": RELAY}})["value"] == 1
+
+    def wait_locked(self, timeout_s: float = 5.0) -> None:
+        """Until the relay is back at rest: the next person comes after the door closed."""
+        wait_for(lambda: not self.relay_energised(), timeout_s, f"{self.name}: relay at rest")
+
     # ---- pairing and the daemon ----
 
     def pair(self, server_url: str, code: str, fingerprint: str,

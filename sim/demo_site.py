@@ -146,9 +146,10 @@ class DemoSite:
                                                self.identity, "--capacity", "200")  # fmt: skip
         checked(self.kiosk.pair(self.server.url, self.pairing_code(self.ids["kiosk"]),
                                 self.server.fingerprint))  # fmt: skip
-        for key, (name, finger, _) in PEOPLE.items():
+        for n, (key, (name, finger, _)) in enumerate(PEOPLE.items()):
+            shown = self.timeline.detail if n == 0 else (lambda line: None)  # once is enough
             self.kiosk.enrol(ENROLLER, name, finger, f"consent form {key}",
-                             say=lambda line: self.timeline.detail(f"kiosk: {line}"))
+                             say=lambda line, shown=shown: shown(f"kiosk: {line}"))
             self.ids[key] = self.person_id(name)
             self.timeline.event("enrolled", f"kiosk: {name} enrolled by {ENROLLER.name} (enroller),"
                                 " one atomic enrolment", person=self.ids[key])

@@ -35,7 +35,10 @@ class ReceivedAlarm:
 def signature_ok(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
     expected = "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body,
                                     hashlib.sha256).hexdigest()  # fmt: skip
-    fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < MAX_AGE_S
+    try:
+        fresh = abs(time.time() - float(timestamp)) < MAX_AGE_S  # epoch seconds, e.g. "1795843714.697"
+    except ValueError:
+        return False
     return fresh and hmac.compare_digest(expected, signature)
 
 
