@@ -106,6 +106,19 @@ class EventJournal:
             self._write("UPDATE meta SET acked_seq = MAX(acked_seq, ?) WHERE id = 1",
                         (up_to_seq,))
 
+    def resend_from(self, seq: int) -> bool:
+        """The server lost records from ``seq`` on (it was restored from a backup): mark them
+        unacknowledged again so they are sent again. False when pruning already removed
+        some of them (the caller raises an alarm: they cannot be recovered from here)."""
+        with self._lock:
+            if seq > self._acked_seq():
+                return True
+            oldest = self._conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+            if oldest is None or oldest > seq:
+                return False
+            self._write("UPDATE meta SET acked_seq = ? WHERE id = 1", (seq - 1,))
+            return True
+
     def prune(self, wall_now: float) -> int:
         """Delete acknowledged records past retention or beyond the row cap; return how many."""
         with self._lock:

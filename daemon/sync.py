@@ -35,6 +35,7 @@ BACKOFF_CAP_S = 300.0
 class JournalFeed(Protocol):
     def unacknowledged(self, limit: int) -> list[Event]: ...
     def acknowledge(self, up_to_seq: int) -> None: ...
+    def resend_from(self, seq: int) -> bool: ...
 
     @property
     def journal_id(self) -> str: ...
@@ -188,15 +189,24 @@ class SyncClient:
         try:
             answer = connection.call_json("POST", "/api/v1/device/events",
                                           json={"events": [e.to_dict() for e in events]})
-        except ServerRefused as refusal:
-            if refusal.status != 409:
+        except ServerRefused as refused:
+            if refused.status != 409:
                 raise
-            answer = refusal.body  # a gap: acknowledge what the server holds, resend the rest
+            answer = refused.body  # a gap: acknowledge what the server holds, resend the rest
+            self._resend_after_gap(answer, events[0].seq)
         acknowledged = int(answer.get("acknowledged", {}).get(self._journal.journal_id, 0))
         if acknowledged:
             self._journal.acknowledge(acknowledged)
         self._succeeded(events_acknowledged=acknowledged)
         return 0.0 if len(events) == MAX_BATCH else BATCH_WINDOW_S
+
+    def _resend_after_gap(self, answer: dict[str, Any], first_sent: int) -> None:
+        """A server restored from a backup expects records it had already acknowledged."""
+        expected = int(answer.get("expected_seq") or first_sent)
+        if answer.get("journal_id") == self._journal.journal_id and expected < first_sent:
+            if not self._journal.resend_from(expected):
+                raise SyncError(f"server lost events from seq {expected} that this door "
+                                "already pruned: they cannot be sent again")
 
     def _heartbeat_loop(self) -> None:
         self._run(self._beat_once, self._wake_beat)

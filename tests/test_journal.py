@@ -183,3 +183,15 @@ def test_pruning_keeps_the_head_so_the_chain_goes_on(tmp_path: Path) -> None:
     append(reopened)
     assert [e.seq for e in reopened.events()] == [4, 5]
     assert verify_chain(reopened.events(), head[0].prev_hash) is None
+
+
+def test_events_a_restored_server_lost_are_sent_again_unless_pruned(journal: EventJournal) -> None:
+    for _ in range(5):
+        append(journal)
+    journal.acknowledge(5)
+    assert journal.resend_from(3) is True
+    assert [e.seq for e in journal.unacknowledged(10)] == [3, 4, 5]
+    assert journal.resend_from(6) is True and journal.backlog() == 3  # nothing to rewind
+    journal.acknowledge(5)
+    journal.prune(T0 + 10 * 365 * 86400)  # past retention: only the head stays
+    assert journal.resend_from(2) is False  # gone: the caller raises an alarm
