@@ -106,23 +106,28 @@ def _open_sensor(url: str, baud: int, password: int) -> Any:
     return sensor
 
 
-def _door_secrets(context: DoctorContext) -> DoorSecrets | None:
+def _door_credentials(context: DoctorContext) -> Any:
+    """The door's credential: the encrypted systemd one (only root can decrypt it), else
+    the plain file; None when the door is not paired."""
     from daemon.credentials import CredentialError, Credentials, load_credentials
 
     for path in context.credential_paths:
         try:
-            if path == CREDSTORE_PATH:  # encrypted: only systemd-creds (as root) can read it
+            if path == CREDSTORE_PATH:
                 decrypted = context.probe.run("systemd-creds", "decrypt", "--name=doorward-door",
                                               path, "-")
                 if decrypted is None or decrypted.returncode != 0:
                     continue
-                found = Credentials.from_json(decrypted.stdout.encode(), path)
-            else:
-                found = load_credentials(Path(path))
+                return Credentials.from_json(decrypted.stdout.encode(), path)
+            return load_credentials(Path(path))
         except CredentialError:
             continue
-        return DoorSecrets(found.module_password, found.binding_token_bytes())
     return None
+
+
+def _door_secrets(context: DoctorContext) -> DoorSecrets | None:
+    found = _door_credentials(context)
+    return None if found is None else DoorSecrets(found.module_password, found.binding_token_bytes())
 
 
 def _check_binding(sensor: Any, password: int, token: bytes) -> Any:
@@ -148,9 +153,12 @@ def _open_gpio(hardware: Any) -> Any:
 
 
 def default_plugins() -> Plugins:
+    from daemon.doctor_sync import journal_check, server_check
+
     return Plugins(open_sensor=_open_sensor, door_secrets=_door_secrets,
                    check_binding=_check_binding, clock_synchronised=_clock_synchronised,
-                   open_gpio=_open_gpio)
+                   open_gpio=_open_gpio, server_check=server_check(_door_credentials),
+                   journal_check=journal_check)
 
 
 def doctor(argv: list[str], probe: SystemProbe | None = None,
