@@ -70,8 +70,12 @@ def test_a_revocation_is_confirmed_per_door_within_5_s(site: DemoSite) -> None:
     started = time.monotonic()
     site.server.cli("revoke", grant)
     path = f"/api/v1/doors/{site.lobby.door_id}/removals"
-    rows = wait_for(lambda: removals_confirmed(site, path, site.ids["carol"]), WITHIN_S,
-                    "the lobby door confirming removal from cache and module", 0.1)  # fmt: skip
+    try:
+        rows = wait_for(lambda: removals_confirmed(site, path, site.ids["carol"]), WITHIN_S,
+                        "the lobby door confirming removal from cache and module", 0.1)  # fmt: skip
+    except Exception:
+        print("DEBUG", site.admin().get(path).json(), site.door_record(site.lobby), site.lobby.status())
+        raise
     assert time.monotonic() - started < WITHIN_S
     assert len(rows) == 1
     denied = wait_locked_then_scan(site.lobby, finger("carol"))
