@@ -76,7 +76,8 @@ class DoorService:
     def start(self) -> None:
         self.hardware = open_hardware(self.config)
         self.credentials = open_credentials(self.config, self.problems)
-        self.cache = open_cache(self.config, self.problems) if self.credentials else None
+        self.cache = (open_cache(self.config, self.credentials, self.problems)
+                      if self.credentials else None)
         self._open_journal()
         self._start_controller()
         self.link = self._make_link()

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.cache import CacheDamaged, CacheError, PermissionCache
-from daemon.cache_crypto import create_cache_key, load_cache_key
 from daemon.claim import Claim
 from daemon.config import Config
 from daemon.credentials import CredentialError, Credentials, load_credentials
@@ -73,10 +72,12 @@ def open_credentials(config: Config, problems: StartProblems) -> Credentials | N
         return None
 
 
-def open_cache(config: Config, problems: StartProblems) -> PermissionCache | None:
+def open_cache(config: Config, credentials: Credentials, problems: StartProblems) -> PermissionCache | None:
+    """The cache's key lives in the door's credential (encrypted by systemd-creds on a Pi),
+    never in a file beside the cache it protects."""
     storage = config.storage
     try:
-        key = _cache_key(storage.cache_key_file)
+        key = credentials.cache_key_bytes()
         try:
             return PermissionCache(storage.cache_path, key)
         except CacheDamaged as damaged:  # the server re-sends everything; the backstop stays
@@ -86,14 +87,6 @@ def open_cache(config: Config, problems: StartProblems) -> PermissionCache | Non
     except (CacheError, OSError) as error:
         problems.add(ALARM_BIOMETRIC_DISABLED, f"the permission cache cannot be opened: {error}")
         return None
-
-
-def _cache_key(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        log.info("creating the cache key %s", path)
-        return create_cache_key(path)
-    return load_cache_key(path)
 
 
 def open_journal(config: Config, credentials: Credentials | None) -> ResilientJournal:

@@ -1,7 +1,7 @@
 """The ``[storage]`` section: where the cache and the journal live, and the journal's limits.
 
 The cache (``cache.db`` and its ``cache.db.version`` backstop) and the journal
-(``journal.db``) live in ``state_dir``; the cache key in ``cache_key_file`` (mode 0600). A
+(``journal.db``) live in ``state_dir``; the cache's key lives in the door's credential. A
 relative path is relative to the configuration file. The journal's retention and row cap
 may be raised but never set below the promise's floors (120 h; 500,000 acknowledged rows).
 The section may be left out. Every key is documented in ``docs/configuration.md``. Imports
@@ -25,7 +25,6 @@ ACKNOWLEDGED_ROWS_MIN = 500_000
 @dataclass(frozen=True)
 class StorageConfig:
     state_dir: Path = Path(STATE_DIR_DEFAULT)
-    cache_key_file: Path = Path(STATE_DIR_DEFAULT) / "cache.key"
     journal_retention_h: float = float(RETENTION_H_MIN)
     journal_max_acknowledged_rows: int = ACKNOWLEDGED_ROWS_MIN
     journal_min_free_mb: int = 64
@@ -50,10 +49,8 @@ class StorageConfig:
 
 def read_storage(table: TableReader) -> StorageConfig:
     state_dir = _path(table, "state_dir", STATE_DIR_DEFAULT)
-    key_default = str(state_dir / "cache.key") if state_dir else None
     return StorageConfig(
         state_dir=state_dir,
-        cache_key_file=_path(table, "cache_key_file", key_default),
         journal_retention_h=table.value("journal_retention_h", float, float(RETENTION_H_MIN),
                                         check=_at_least(RETENTION_H_MIN, "hours")),
         journal_max_acknowledged_rows=table.value(

@@ -133,7 +133,6 @@ def test_storage_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     config = parse_config(text, tmp_path / "doorward.toml")
     assert config.clock.rtc
     assert config.storage.cache_path == tmp_path / "state" / "cache.db"
-    assert config.storage.cache_key_file == tmp_path / "state" / "cache.key"
 
 
 @pytest.mark.parametrize("line, complaint", [
@@ -153,6 +152,6 @@ def test_every_clock_and_storage_key_is_documented(tmp_path: Path) -> None:
     seen: set[str] = set()
     parse_config(HARDWARE, tmp_path / "doorward.toml", seen_keys=seen)
     ours = sorted(k for k in seen if k.split(".")[0] in ("clock", "storage"))
-    assert len(ours) == 10
+    assert len(ours) == 9
     docs = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
     assert [k for k in ours if f"`{k}`" not in docs] == []
