@@ -221,6 +221,12 @@ class Reader:
             self._next_lift_poll = self._last_ok + s.lift_poll_s
             self._on_claim(claim)
 
+    def touch_changed(self) -> None:
+        """The touch line moved (a GPIO edge): look now instead of at the next poll, so
+        touch-to-unlock does not wait for the polling interval."""
+        self._next_poll = self._next_lift_poll = 0.0
+        self._wake.set()
+
     def _touched(self) -> bool:
         # R503: the WAKEUP line idles high and goes low while touched (protocol sheet 9.3);
         # the AS608's WAK pin is the other way round, hence the polarity setting.

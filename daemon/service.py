@@ -48,6 +48,7 @@ from daemon.service_ticks import SupervisionLoop
 from daemon.status_file import write_status
 from daemon.supervision import ModuleSupervisor, ReaderPulse
 from daemon.sync import SyncClient
+from drivers.gpio.door import DoorInput
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class DoorService:
         self._open_journal()
         self._start_controller()
         self.link = self._make_link()
+        self.hardware.on_input_change(self._input_changed)
         self._make_ring()
         self._make_sync()
         self.supervisor = ModuleSupervisor(self.link, self.hardware, self.config.daemon,
@@ -94,6 +96,10 @@ class DoorService:
         if self.sync is not None:
             self.sync.start()
         self._notifier.ready(self._summary())
+
+    def _input_changed(self, door_input: DoorInput) -> None:
+        if door_input is DoorInput.MODULE_TOUCH:
+            self.link.touch_changed()
 
     def _open_journal(self) -> None:
         clock_config = self.config.clock

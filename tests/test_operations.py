@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sim.demo_procs import doorward_argv, free_port, run_doorward, wait_for
+from sim.demo_procs import DemoError, doorward_argv, free_port, run_doorward, wait_for
 from sim.demo_site import DURESS_FINGER, ENROLLER, PEOPLE, DemoSite
 from tests.e2ehelpers import site_fixture
 
@@ -167,8 +167,11 @@ def test_erasure_is_confirmed_by_every_door(site: DemoSite) -> None:
         rows = removals_confirmed(site, f"/api/v1/people/{carol}/removals", carol)
         return rows if {r["device_id"] for r in rows} >= every_device else []
 
-    rows = wait_for(confirmed_everywhere, FIRST_REPORT_WAIT_S,
-                    "every device confirming the erasure", 0.2)  # fmt: skip
+    try:
+        rows = wait_for(confirmed_everywhere, FIRST_REPORT_WAIT_S,
+                        "every device confirming the erasure", 0.2)  # fmt: skip
+    except DemoError:
+        raise AssertionError(site.admin().get(f"/api/v1/people/{carol}/removals").json()) from None
     assert {r["device_id"] for r in rows} == every_device
     assert site.admin().get(f"/api/v1/people/{carol}").status_code == 404
     denied = wait_locked_then_scan(site.tent, finger("carol"))

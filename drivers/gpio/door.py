@@ -42,6 +42,7 @@ class DoorHardware:
     def __init__(self, gpio: Gpio, config: HardwareConfig) -> None:
         self.gpio, self.config = gpio, config
         self.debounce_s = config.debounce_ms / 1000
+        self._listeners: list[Callable[[DoorInput], None]] = []
 
     def setup(self) -> None:
         relay = self.config.relay
@@ -104,10 +105,19 @@ class DoorHardware:
         return tuple(DoorInput(name) for name in self.config.inputs())
 
     def on_input_change(self, callback: Callable[[DoorInput], None]) -> None:
-        """Call ``callback(input)`` on every edge of every fitted input (undebounced)."""
-        for name, item in self.config.inputs().items():
-            door_input = DoorInput(name)
-            self.gpio.add_edge_callback(item.pin, lambda _pin, i=door_input: callback(i))
+        """Call ``callback(input)`` on every edge of every fitted input (undebounced).
+
+        Several listeners may subscribe (the controller; the reader for the touch line);
+        the pins are watched once, because RPi.GPIO allows one edge detection per pin."""
+        if not self._listeners:
+            for name, item in self.config.inputs().items():
+                door_input = DoorInput(name)
+                self.gpio.add_edge_callback(item.pin, lambda _pin, i=door_input: self._notify(i))
+        self._listeners.append(callback)
+
+    def _notify(self, door_input: DoorInput) -> None:
+        for listener in list(self._listeners):
+            listener(door_input)
 
     def close(self) -> None:
         """De-energise the relay, then let go of the lines without re-driving them."""
