@@ -20,7 +20,9 @@ class ReaderSettings:
     # esp-idf-r503 150 ms, Leopard-C 100 ms). 120 ms keeps the wait for a scan short while
     # leaving the UART free more than 90 % of the time for reconcile steps.
     poll_interval_s: float = 0.12
-    touch_poll_s: float = 0.02  # reading the touch line is a GPIO read, no UART traffic
+    # Touch edges wake the reader at once (Reader.touch_changed); this poll only catches an
+    # edge that was missed, so it can be slow and keep the idle CPU down.
+    touch_poll_s: float = 0.25
     lift_poll_s: float = 0.2  # FPM polls GenImg every 200 ms while waiting for removal
     health_interval_s: float = 0.5  # a ReadSysPara after this long without an exchange
     offline_retry_s: float = 0.25  # silent module: try again this often
