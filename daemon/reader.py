@@ -82,6 +82,7 @@ class Reader:
         self._awaiting_lift = False
         self._backoff_s = settings.reopen_backoff_s
         self._next_poll = self._next_lift_poll = self._last_ok = 0.0
+        self._touch_edge = threading.Event()  # set by a touch-line edge, taken by the scan
         self._next_module_check = self._next_verify = 0.0
         self._status = ReaderStatus(False, "starting", False)
 
@@ -181,6 +182,8 @@ class Reader:
         due = [self._last_ok + s.health_interval_s, self._next_module_check, self._next_verify]
         if not self._guard.held:
             due.append(self._next_lift_poll if self._awaiting_lift else self._next_poll)
+            if self._touch_edge.is_set():
+                due.append(now)
         self._wake.wait(max(0.0, min(due) - now))
         self._wake.clear()
 
@@ -200,10 +203,13 @@ class Reader:
     def _scan_due(self, now: float) -> bool:
         if self._guard.held:
             return False
+        if self._touch_edge.is_set():
+            return True
         return now >= (self._next_lift_poll if self._awaiting_lift else self._next_poll)
 
     def _scan_tick(self, now: float) -> None:
         s = self._settings
+        self._touch_edge.clear()  # before reading the line: a later edge sets it again
         if self._awaiting_lift:
             self._next_lift_poll = now + s.lift_poll_s
             if not self._finger_on_glass():
@@ -224,7 +230,7 @@ class Reader:
     def touch_changed(self) -> None:
         """The touch line moved (a GPIO edge): look now instead of at the next poll, so
         touch-to-unlock does not wait for the polling interval."""
-        self._next_poll = self._next_lift_poll = 0.0
+        self._touch_edge.set()  # a flag, not a time: no assignment in the loop can lose it
         self._wake.set()
 
     def _touched(self) -> bool:

@@ -106,6 +106,12 @@ class DemoDoor:
                  f"{self.name}: the module simulator")  # fmt: skip
         self.write_config()
 
+    def reboot_pi(self) -> None:
+        """A power cycle of the Pi: firmware lines again; the shut door still reads shut."""
+        self.hub({"reboot": True})
+        for pin, level in QUIET_INPUTS.items():
+            self.hub({"drive": {"pin": pin, "value": level}})
+
     def write_config(self) -> None:
         self.config_path.write_text(DOOR_TOML.format(
             name=self.name, hub=self.hub_socket, link=self.link, credential=self.credential,
