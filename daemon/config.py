@@ -21,6 +21,8 @@ from daemon.clock_config import ClockConfig, read_clock
 from daemon.errors import ConfigError
 from daemon.hardware_config import HardwareConfig, read_hardware
 from daemon.module_config import ModuleConfig, ServerConfig, read_module, read_server
+from daemon.policy import Policy
+from daemon.policy_config import read_policy
 from daemon.service_config import DaemonConfig, read_daemon
 from daemon.storage_config import StorageConfig, read_storage
 
@@ -125,6 +127,7 @@ class Config:
     clock: ClockConfig
     storage: StorageConfig
     daemon: DaemonConfig
+    policy: Policy
 
 
 # section name -> reader(TableReader) -> section dataclass. Later issues add theirs here.
@@ -135,9 +138,10 @@ SECTIONS: dict[str, Callable[[TableReader], Any]] = {
     "clock": read_clock,
     "storage": read_storage,
     "daemon": read_daemon,
+    "policy": read_policy,
 }
 # Sections that may be left out: every key has a default, read from an empty table.
-OPTIONAL_SECTIONS = {"module", "server", "clock", "storage", "daemon"}
+OPTIONAL_SECTIONS = {"module", "server", "clock", "storage", "daemon", "policy"}
 
 
 def default_config_path() -> Path:

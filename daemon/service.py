@@ -30,7 +30,6 @@ from daemon.config import Config
 from daemon.controller import Controller
 from daemon.controller_events import ClockTrustChanged, FingerLifted, ModuleClaim, SnapshotApplied
 from daemon.notify import Notifier
-from daemon.policy import Policy
 from daemon.service_build import (
     ReaderCallbacks, StartProblems, open_cache, open_credentials, open_hardware, open_journal,
     reader_builder,
@@ -117,7 +116,7 @@ class DoorService:
         self.clock = DeclaredClock(SystemClock(), declared)
         self.controller = Controller(
             self.hardware, journal=self.journal, alarms=self.alarms, clock=self.clock,
-            default_policy=Policy(), snapshot=self.cache.snapshot() if self.cache else None)
+            default_policy=self.config.policy, snapshot=self.cache.snapshot() if self.cache else None)
         self.controller.start()  # the relay is driven de-energised before anything else
         self.controller.post(ClockTrustChanged())
 
@@ -139,19 +138,23 @@ class DoorService:
         self.ring = RingLed(self.link.set_led, self._ring_hold_s, time.monotonic)
         self.journal.listen(self.ring.on_journal)
 
+    def _sync_interval_s(self) -> float:
+        return sync_interval_s(self.cache, self.config.policy)
+
     def _ring_hold_s(self, name: str) -> float:
         snapshot = self.cache.snapshot() if self.cache else None
-        policy = snapshot.policy if snapshot is not None else Policy()
+        policy = snapshot.policy if snapshot is not None else self.config.policy
         return policy.unlock_s if name == "granted" else policy.two_person_window_s
 
     def _make_sync(self) -> None:
         if self.credentials is None or self.cache is None:
             return
         self.applier = BundleApplier(self.cache, self.credentials, self.trust, self.journal,
-                                     self.link.module_facts, self._snapshot_applied)
+                                     self.link.module_facts, self._snapshot_applied,
+                                     self.config.policy)
         self.sync = SyncClient(self.credentials, self.config.server, apply_bundle=self.applier,
                                journal=self.journal.journal.journal, heartbeat=self._heartbeat,
-                               sync_interval_s=lambda: sync_interval_s(self.cache))
+                               sync_interval_s=self._sync_interval_s)
         sync = self.sync
         self.journal.listen(lambda kind, detail: sync.events_journalled())
 

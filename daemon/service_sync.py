@@ -36,8 +36,10 @@ ModuleFacts = Callable[[], "tuple[str, int] | None"]  # (module_identity, capaci
 class BundleApplier:
     def __init__(self, cache: PermissionCache, credentials: Credentials, trust: TimeTrust,
                  journal: ServiceJournal, module_facts: ModuleFacts,
-                 on_applied: Callable[[ApplyResult], None]) -> None:
+                 on_applied: Callable[[ApplyResult], None],
+                 default_policy: Policy = Policy()) -> None:
         self._cache, self._credentials, self._trust = cache, credentials, trust
+        self._default_policy = default_policy  # the TOML's [policy], until a bundle arrives
         self._journal, self._module_facts, self._on_applied = journal, module_facts, on_applied
         self._pending: bytes | None = None
         self._lock = threading.Lock()  # one apply at a time: sync thread or supervision tick
@@ -90,12 +92,12 @@ class BundleApplier:
 
     def _policy(self) -> Policy:
         snapshot = self._cache.snapshot()
-        return snapshot.policy if snapshot is not None else Policy()
+        return snapshot.policy if snapshot is not None else self._default_policy
 
 
-def sync_interval_s(cache: PermissionCache | None) -> float:
+def sync_interval_s(cache: PermissionCache | None, default_policy: Policy) -> float:
     snapshot = cache.snapshot() if cache is not None else None
-    return (snapshot.policy if snapshot is not None else Policy()).sync_interval_s
+    return (snapshot.policy if snapshot is not None else default_policy).sync_interval_s
 
 
 def disk_free_bytes(directory: Path) -> int | None:
