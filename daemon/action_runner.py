@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from daemon.door_types import (
-    Action, Buzzer, CancelTimer, Journal, Led, RaiseAlarm, SetRelay, StartTimer,
+    Action, Buzzer, CancelTimer, Journal, Led, LedPattern, RaiseAlarm, SetRelay, StartTimer,
 )
 from daemon.indicators import BUZZER_PATTERNS, LED_PATTERNS, Indicator
 from daemon.sinks import AlarmSink, ControllerAlarm, JournalSink, kind_text
@@ -42,6 +42,7 @@ class ActionRunner:
         self._hardware, self._journal, self._alarms, self.timers = (
             hardware, journal, alarms, timers)
         self.relay_energised = False  # setup() left it de-energised
+        self.reader_offline = False  # idle then shows the reader-offline flash instead
         self._indicators = {
             "status_led": Indicator(hardware.set_led),
             "buzzer": Indicator(hardware.set_buzzer),
@@ -66,8 +67,11 @@ class ActionRunner:
         return True
 
     def show_led(self, action: Led, mono_now: float) -> None:
+        pattern = action.pattern
+        if pattern is LedPattern.IDLE and self.reader_offline:
+            pattern = LedPattern.READER_OFFLINE  # the door is idle, but the reader is not well
         self._play("status_led", self._indicators["status_led"].play(
-            LED_PATTERNS[action.pattern], mono_now))
+            LED_PATTERNS[pattern], mono_now))
 
     def sound_buzzer(self, action: Buzzer, mono_now: float) -> None:
         self._play("buzzer", self._indicators["buzzer"].play(

@@ -31,7 +31,7 @@ from daemon.controller_core import DOOR_INPUTS, ControllerCore
 from daemon.door import DoorState
 from daemon.controller_events import (
     ClockTrustChanged, ControllerEvent, ControllerStatus, FingerLifted, InputEdge, ModuleClaim,
-    SnapshotApplied,
+    ReaderAvailability, SnapshotApplied,
 )
 from daemon.policy import Policy
 from daemon.sinks import AlarmSink, ClockEdge, JournalSink
@@ -40,7 +40,8 @@ from drivers.gpio.door import DoorHardware, DoorInput
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = (ModuleClaim, FingerLifted, InputEdge, SnapshotApplied, ClockTrustChanged)
+EVENT_TYPES = (ModuleClaim, FingerLifted, InputEdge, SnapshotApplied, ClockTrustChanged,
+               ReaderAvailability)
 IDLE_WAKE_S = 1.0  # with no timer due the loop still wakes this often, to prove it is alive
 STOP_JOIN_S = 2.0
 _STOP = object()  # the queue sentinel that ends the loop

@@ -29,7 +29,8 @@ from typing import Any, Callable, Hashable
 from daemon.action_runner import ActionRunner, IndicatorStep
 from daemon.claim import Claim
 from daemon.controller_events import (
-    ClockTrustChanged, ControllerEvent, FingerLifted, InputEdge, ModuleClaim, SnapshotApplied,
+    ClockTrustChanged, ControllerEvent, FingerLifted, InputEdge, ModuleClaim, ReaderAvailability,
+    SnapshotApplied,
 )
 from daemon.debounce import Debouncer
 from daemon.decision import Decision, decide
@@ -38,8 +39,9 @@ from daemon.decision_state import (
 )
 from daemon.door import DoorState, transition
 from daemon.door_types import (
-    ContactClosed, ContactOpened, DoorConfig, Event, ExitPressed, FireOff, FireOn, Grant,
-    LockdownOff, LockdownOn, TamperOff, TamperOn, Timer, TimerName,
+    Buzzer, BuzzerPattern, ContactClosed, ContactOpened, DoorConfig, Event, ExitPressed, FireOff,
+    FireOn, Grant, Led, LedPattern, LockdownOff, LockdownOn, TamperOff, TamperOn, Timer,
+    TimerName,
 )
 from daemon.policy import Policy
 from daemon.sinks import AlarmSink, ClockEdge, ControllerAlarm, JournalSink
@@ -190,7 +192,15 @@ class ControllerCore:
             self._clock_trusted = trusted
             self.actions.journal("clock", {"trusted": trusted})
 
+    def _on_reader(self, event: ReaderAvailability, mono_now: float) -> None:
+        self.actions.reader_offline = not event.online
+        pattern = LedPattern.IDLE if event.online else LedPattern.READER_OFFLINE
+        self.actions.carry_out([Led(pattern)], mono_now)
+        if not event.online:
+            self.actions.carry_out([Buzzer(BuzzerPattern.DENIED)], mono_now)
+
     _HANDLERS = {
+        ReaderAvailability: _on_reader,
         ModuleClaim: _on_claim,
         FingerLifted: _on_lift,
         InputEdge: _on_edge,

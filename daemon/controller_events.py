@@ -50,8 +50,16 @@ class ClockTrustChanged:
     pass
 
 
+@dataclass(frozen=True)
+class ReaderAvailability:
+    """The module went silent or answers again (from supervision): the controller owns the
+    status LED and buzzer, so it shows this too, between and after the door's own patterns."""
+
+    online: bool
+
+
 ControllerEvent = Union[ModuleClaim, FingerLifted, InputEdge, SnapshotApplied,
-                        ClockTrustChanged]
+                        ClockTrustChanged, ReaderAvailability]
 
 
 @dataclass(frozen=True)

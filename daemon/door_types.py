@@ -47,6 +47,7 @@ class LedPattern(str, enum.Enum):
     GRANTED = "green"
     DENIED = "red"
     WAITING = "amber"
+    READER_OFFLINE = "reader_offline"  # shown by the controller while the module is silent
 
 
 class BuzzerPattern(str, enum.Enum):

@@ -41,6 +41,8 @@ LED_PATTERNS: dict[LedPattern, Pattern] = {
     LedPattern.GRANTED: STEADY_ON,  # lit while the door is unlocked; IDLE follows the relock
     LedPattern.DENIED: _blinks(3, 0.15, 0.15),
     LedPattern.WAITING: _blinks(5, 0.5, 0.5),  # slow: "waiting for a second person"
+    # A quarter-second flash every second until the reader answers again.
+    LedPattern.READER_OFFLINE: Pattern(((True, 0.25), (False, 0.75)), repeat=True),
 }
 
 BUZZER_PATTERNS: dict[BuzzerPattern, Pattern] = {

@@ -28,7 +28,9 @@ from daemon.apply import ApplyResult
 from daemon.clock import SystemClock, TimeTrust
 from daemon.config import Config
 from daemon.controller import Controller
-from daemon.controller_events import ClockTrustChanged, FingerLifted, ModuleClaim, SnapshotApplied
+from daemon.controller_events import (
+    ClockTrustChanged, FingerLifted, ModuleClaim, ReaderAvailability, SnapshotApplied,
+)
 from daemon.notify import Notifier
 from daemon.service_build import (
     ReaderCallbacks, StartProblems, open_cache, open_credentials, open_hardware, open_journal,
@@ -86,7 +88,8 @@ class DoorService:
         self._make_sync()
         self.supervisor = ModuleSupervisor(self.link, self.hardware, self.config.daemon,
                                            self.alarms.raise_alarm, self.journal.append,
-                                           on_online=self._reader_online)
+                                           on_online=self._reader_online,
+                                           show_availability=self._show_reader_availability)
         self.loop = SupervisionLoop(self)
         for kind, detail in self.problems.items:
             self.alarms.raise_alarm(kind, detail)
@@ -95,6 +98,9 @@ class DoorService:
         if self.sync is not None:
             self.sync.start()
         self._notifier.ready(self._summary())
+
+    def _show_reader_availability(self, online: bool) -> None:
+        self.controller.post(ReaderAvailability(online))
 
     def _input_changed(self, door_input: DoorInput) -> None:
         if door_input is DoorInput.MODULE_TOUCH:

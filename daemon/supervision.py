@@ -62,9 +62,12 @@ class SupervisionState:
 class ModuleSupervisor:
     def __init__(self, link: ModuleLink, hardware: DoorHardware, config: DaemonConfig,
                  raise_alarm: Callable[[str, str], None], journal: Callable[[str, dict], None],
-                 on_online: Callable[[], None]) -> None:
+                 on_online: Callable[[], None],
+                 show_availability: Callable[[bool], None] = lambda online: None) -> None:
         self._link, self._hardware, self._config = link, hardware, config
         self._raise_alarm, self._journal, self._on_online = raise_alarm, journal, on_online
+        # The controller owns the status LED and buzzer: it is told, never bypassed.
+        self._show_availability = show_availability
         self.state = SupervisionState()
         self._probe: Future | None = None
         self._probe_sent_mono = 0.0
@@ -117,16 +120,12 @@ class ModuleSupervisor:
             self._back_online(mono_now)
         elif not online and not self.offline:
             self._went_offline(mono_now, why)
-        elif not online:
-            self._blink(mono_now)
 
     def _went_offline(self, mono_now: float, why: str) -> None:
         self.state.offline_since_mono = mono_now
         self._next_power_cycle_mono = mono_now + self._config.power_cycle_after_s
         self._raise_alarm(ALARM_READER_OFFLINE, why)
-        self._output(self._hardware.set_buzzer, True)
-        self._output(self._hardware.set_buzzer, False)  # a click: the buzzer's own pattern
-        # belongs to the controller, which plays decisions and alarms
+        self._show_availability(False)
 
     def _back_online(self, mono_now: float) -> None:
         offline_s = mono_now - (self.state.offline_since_mono or mono_now)
@@ -135,12 +134,8 @@ class ModuleSupervisor:
         self.state.power_cycles = 0
         log.info("reader online again after %.1f s", offline_s)
         self._journal("reader_online", {"offline_s": round(offline_s, 3)})
-        self._output(self._hardware.set_led, False)
+        self._show_availability(True)
         self._on_online()
-
-    def _blink(self, mono_now: float) -> None:
-        # Status LED: on for the first quarter of every second while the reader is offline.
-        self._output(self._hardware.set_led, (mono_now % 1.0) < 0.25)
 
     # ---- the power cycle ----
 
