@@ -99,6 +99,11 @@ class DoorService:
             self.sync.start()
         self._notifier.ready(self._summary())
 
+    def _report_now(self) -> None:
+        """A heartbeat now: the server confirms removals from the reported versions."""
+        if self.sync is not None:
+            self.sync.report_now()
+
     def _show_reader_availability(self, online: bool) -> None:
         self.controller.post(ReaderAvailability(online))
 
@@ -134,7 +139,8 @@ class DoorService:
             on_claim=lambda claim: self.controller.post(ModuleClaim(claim)),
             on_lift=lambda: self.controller.post(FingerLifted()),
             on_status=lambda status: self.wake(),
-            on_alarm=self.alarms.raise_alarm)
+            on_alarm=self.alarms.raise_alarm,
+            on_reconciled=lambda version: self._report_now())
         return ModuleLink(reader_builder(self.config, self.hardware, self.credentials,
                                          self.cache, self.pulse, callbacks))
 

@@ -58,6 +58,7 @@ class ReaderCallbacks:
     on_lift: Callable[[], None]
     on_status: Callable[[ReaderStatus], None]
     on_alarm: Callable[[str, str], None]
+    on_reconciled: Callable[[int], None] = lambda version: None
 
 
 def open_hardware(config: Config) -> DoorHardware:
@@ -106,8 +107,10 @@ class CacheSlotStore:
     """The cache as the reader's ``SlotStore``; progress is recorded only over an applied
     snapshot (an empty cache has no slots to record)."""
 
-    def __init__(self, cache: PermissionCache) -> None:
+    def __init__(self, cache: PermissionCache,
+                 on_reconciled: Callable[[int], None] = lambda version: None) -> None:
         self._cache = cache
+        self._on_reconciled = on_reconciled  # the heartbeat tells the server at once
 
     def slot_map(self) -> SlotMap:
         return self._cache.slot_map()
@@ -120,6 +123,7 @@ class CacheSlotStore:
         applied = self._cache.applied_version()
         if applied is not None and version <= applied:
             self._cache.set_reconciled_version(version)
+            self._on_reconciled(version)
 
 
 def reader_settings(config: Config) -> ReaderSettings:
@@ -141,7 +145,7 @@ def reader_builder(config: Config, hardware: DoorHardware, credentials: Credenti
         credential = ModuleCredential(credentials.module_password,
                                       credentials.binding_token_bytes(), bind_if_unbound=True)
         reader = Reader(
-            sensor, credential, CacheSlotStore(cache),
+            sensor, credential, CacheSlotStore(cache, callbacks.on_reconciled),
             sealed_templates(cache.snapshot, credentials.door_key()),
             on_claim=callbacks.on_claim, on_lift=callbacks.on_lift,
             on_status=callbacks.on_status, on_alarm=callbacks.on_alarm,

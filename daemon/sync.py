@@ -115,6 +115,10 @@ class SyncClient:
         for wake in (self._wake_poll, self._wake_events, self._wake_beat):
             wake.set()
 
+    def report_now(self) -> None:
+        """Send a heartbeat now (a bundle applied, the module reconciled)."""
+        self._wake_beat.set()
+
     def events_journalled(self) -> None:
         self._wake_events.set()
 
@@ -174,6 +178,7 @@ class SyncClient:
                                    headers=headers, extra_s=wait_s)  # fmt: skip
         if reply.status == 200:
             self._apply(reply.body)  # refusals are journalled there; the ETag stops a loop
+            self.report_now()  # the applied version confirms removals from the cache
         elif reply.status != 304:
             raise refusal(reply)
         self._succeeded(etag=reply.headers.get("etag", etag))

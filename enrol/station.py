@@ -5,9 +5,11 @@ with a code for a station record): its signed bundle carries every finger of its
 identity up to the module's capacity, and the door-side reconcile (``daemon/library.py``,
 run by ``daemon/reader.py``) loads them into the module, so the duplicate Search covers the
 site. The bundle is long-polled with the station's token on a ``ServerConnection`` and
-verified with ``daemon.bundle`` against the pinned server key; the slot map lives in memory
-(``MemorySlotStore``): after a restart the reconcile pass re-verifies the module against a
-fresh bundle.
+verified with ``daemon.bundle`` against the pinned server key, by the door's own sync client
+(``daemon/sync.py``), whose heartbeat reports the applied and reconciled versions, so the
+server can confirm that an erased person left the station's module too. The slot map lives
+in memory (``MemorySlotStore``): after a restart the reconcile pass re-verifies the module
+against a fresh bundle.
 
 The station's token is used for nothing else: every write goes through the operator's
 session (``enrol/server_api.py``). Enrolment steps run as one reader job each, so reconcile,
@@ -26,13 +28,14 @@ from daemon import bundle
 from daemon.claim import SlotState
 from daemon.credentials import Credentials
 from daemon.errors import DoorwardError
-from daemon.http import ServerConnection, SyncError
 from daemon.library import MemorySlotStore, sealed_templates
+from daemon.module_config import ServerConfig
 from daemon.reader import Reader
 from daemon.reader_jobs import Priority
 from daemon.reader_types import ModuleCredential, ReaderSettings, ReaderStatus
 from daemon.slotmap import plan_slot_map
 from daemon.snapshot import Snapshot
+from daemon.sync import SyncClient
 from drivers.r30x.errors import PortLost
 from drivers.r30x.sensor import R30xSensor
 from enrol.strings import say
@@ -57,7 +60,7 @@ class Station:
                  settings: ReaderSettings = ReaderSettings(), long_poll_s: float = 20.0,
                  ca_file: str | None = None) -> None:  # fmt: skip
         self.credentials = credentials
-        self.store = MemorySlotStore()
+        self.store = _ReportingSlotStore(self._report_now)
         self._snapshot: Snapshot | None = None
         self._stop = threading.Event()
         self._long_poll_s, self.ca_file = long_poll_s, ca_file
@@ -70,18 +73,23 @@ class Station:
                              on_claim=lambda claim: None, on_lift=lambda: None,
                              on_status=self._on_status, on_alarm=self._on_alarm,
                              settings=settings)  # fmt: skip
-        self._poller = threading.Thread(target=self._poll_bundles, name="kiosk-bundle", daemon=True)
+        config = ServerConfig(credential="", ca_file=ca_file, request_deadline_s=10.0,
+                              max_response_bytes=8 * 1024 * 1024, long_poll_s=long_poll_s)
+        self._sync = SyncClient(credentials, config, apply_bundle=self._apply_quietly,
+                                journal=_NoEvents(), heartbeat=self._heartbeat,
+                                sync_interval_s=self._interval_s)  # fmt: skip
 
     # ---- life ----
 
     def start(self) -> None:
         self.reader.start()
-        self._poller.start()
+        self._sync.start()
 
     def stop(self) -> None:
         self._stop.set()
         with self._status_changed:
             self._status_changed.notify_all()  # a bundle waiting for the identity gives up
+        self._sync.stop()
         self.reader.stop()
 
     def wait_ready(self, timeout_s: float = 10.0) -> ReaderStatus:
@@ -122,31 +130,24 @@ class Station:
 
     # ---- the bundle ----
 
-    def _poll_bundles(self) -> None:
-        etag: str | None = None
-        connection = ServerConnection(self.credentials.server_url, token=self.credentials.token,
-                                      ca_file=self.ca_file)  # fmt: skip
+    def _apply_quietly(self, envelope: bytes) -> None:
         try:
-            while not self._stop.is_set():
-                etag = self._poll_once(connection, etag)
-        finally:
-            connection.close()
+            self.apply(envelope)
+        except bundle.BundleError as error:
+            log.warning("station bundle refused: %s", error)
 
-    def _poll_once(self, connection: ServerConnection, etag: str | None) -> str | None:
-        headers = {"If-None-Match": etag} if etag else {}
-        try:
-            reply = connection.request("GET", "/api/v1/device/bundle", extra_s=self._long_poll_s,
-                                       params={"wait": self._long_poll_s}, headers=headers)  # fmt: skip
-            if reply.status == 200:
-                self.apply(reply.body)
-                return reply.headers.get("etag", etag)
-            if reply.status != 304:
-                log.warning("station bundle: server answered %d", reply.status)
-                self._stop.wait(2.0)
-        except (SyncError, bundle.BundleError) as error:
-            log.warning("station bundle: %s", error)
-            self._stop.wait(2.0)
-        return etag
+    def _heartbeat(self) -> dict[str, Any]:
+        status, snapshot = self.status, self._snapshot
+        return {"applied_version": snapshot.version if snapshot else None,
+                "reconciled_version": self.store.reconciled_version,
+                "module_identity": status.module_identity or None,
+                "reader_state": status.detail}  # fmt: skip
+
+    def _interval_s(self) -> float:
+        return self._snapshot.policy.sync_interval_s if self._snapshot else 30.0
+
+    def _report_now(self) -> None:
+        self._sync.report_now()
 
     def apply(self, envelope: bytes) -> None:
         """Verify a station bundle, plan the slot map, and start a reconcile pass."""
@@ -174,3 +175,30 @@ class Station:
 
     def _on_alarm(self, kind: str, detail: str) -> None:
         log.error("station module alarm %s: %s", kind, detail)
+
+
+class _NoEvents:
+    """A station journals nothing: the feed the sync client uploads stays empty."""
+
+    journal_id = "station"
+
+    def unacknowledged(self, limit: int) -> list:
+        return []
+
+    def acknowledge(self, up_to_seq: int) -> None:
+        pass
+
+    def resend_from(self, seq: int) -> bool:
+        return True
+
+
+class _ReportingSlotStore(MemorySlotStore):
+    """The in-memory slot map, telling the heartbeat when the module is reconciled."""
+
+    def __init__(self, on_reconciled: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_reconciled = on_reconciled
+
+    def set_reconciled_version(self, version: int) -> None:
+        super().set_reconciled_version(version)
+        self._on_reconciled()

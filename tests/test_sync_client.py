@@ -215,8 +215,7 @@ def test_a_server_restored_from_a_backup_gets_the_lost_events_again_and_no_rollb
         client = sync_client(credentials, journal, applied)
         client.start()
         try:
-            restored.ctx.db.connection().execute("UPDATE devices SET dirty = 1")
-            wait_until(lambda: journal.acked == 4 and applied[-1].version > highest, timeout_s=10)
+                wait_until(lambda: journal.acked == 4 and applied[-1].version > highest, timeout_s=10)
         finally:
             client.stop()
         auditor = restored.add_admin("auditor", role="auditor")
