@@ -60,7 +60,8 @@ def bind(sensor: R30xSensor, credentials: Credentials) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config or default_config_path())
+    # Only what pairing needs: a kiosk station has no door hardware to describe.
+    config = load_config(args.config or default_config_path(), sections=("module", "server"))
     sensor = open_module(config)
     try:
         if sensor is not None:

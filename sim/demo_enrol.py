@@ -24,16 +24,8 @@ from sim.demo_procs import DemoError, ProcessGroup, doorward_argv, run_doorward,
 from sim.demo_server import Account
 
 STATION_TOML = """\
-# The enrolment kiosk: [module] and [server] are what `doorward enrol` and `kiosk` read.
-# `doorward pair` loads the whole file, which today needs a [hardware] table: a kiosk has no
-# relay, but the table must be valid (the "rpi" backend is never opened by pairing).
-[hardware]
-gpio_backend = "rpi"
-lock_type = "fail_secure"
-
-[hardware.relay]
-pin = 17
-
+# The enrolment kiosk: [module] and [server] are all that `doorward pair`, `enrol` and
+# `kiosk` read; a kiosk has no door hardware.
 [module]
 url = "{link}"
 model = "r503"
