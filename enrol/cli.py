@@ -49,6 +49,9 @@ def parser(prog: str, command: str) -> argparse.ArgumentParser:
     if command == "finger":
         p.add_argument("--consent", required=True, help="the signed consent form's reference")
         p.add_argument("--finger", action="append", required=True, choices=sorted(FINGERS))
+        p.add_argument("--duress", choices=sorted(FINGERS), default=None,
+                       help="one of the --finger fingers: it opens the door and silently "
+                            "raises a duress alarm")  # fmt: skip
     if command == "delete-finger":
         p.add_argument("--finger-id", required=True)
     return p
@@ -60,8 +63,10 @@ def run(command: str, args: argparse.Namespace) -> int:
         with open_station(args) as station:
             creds = station.credentials
             with terminal.operator_api(creds.server_url, args.operator, station.ca_file) as api:
+                if args.duress is not None and args.duress not in args.finger:
+                    raise SystemExit("--duress must name one of the --finger fingers")
                 return terminal.enrol_fingers(station, creds.device_id, api, person, args.consent,
-                                              args.finger, sys.stdout)  # fmt: skip
+                                              args.finger, sys.stdout, duress=args.duress)  # fmt: skip
     server_url, ca_file = server_of(args)
     with terminal.operator_api(server_url, args.operator, ca_file) as api:
         if command == "show":

@@ -56,6 +56,7 @@ class EnrolledFinger:
     module_identity: str
     confirm_score: int
     replaces: str | None = None  # a re-enrolment: the finger id deleted once this is stored
+    duress: bool = False  # opens the door like any finger, and silently raises a duress alarm
 
     def __repr__(self) -> str:  # never a template in a log line
         return f"EnrolledFinger({self.finger!r}, {len(self.template)} bytes)"

@@ -153,4 +153,5 @@ class OperatorApi:
 
 def _finger_body(finger: EnrolledFinger) -> dict:
     return {"name": finger.finger, "module_identity": finger.module_identity,
-            "template": base64.b64encode(finger.template).decode("ascii")}
+            "template": base64.b64encode(finger.template).decode("ascii"),
+            "duress": finger.duress}

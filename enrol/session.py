@@ -15,6 +15,8 @@ check) and deletes the old finger only once the new one is stored.
 
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 from concurrent.futures import Future
 from typing import Protocol
@@ -135,6 +137,15 @@ class EnrolmentSession:
         self._report(Progress(key, fields, tone="warn"))
 
     # ---- sending ----
+
+    def mark_duress(self, finger: str) -> None:
+        """Make an enrolled (not yet sent) finger the person's duress finger: told to the
+        person and the operator only, never shown at a door."""
+        matches = [f for f in self.fingers if f.finger == finger]
+        if not matches:
+            raise EnrolmentFailed("choose_finger")
+        self.fingers = [dataclasses.replace(f, duress=True) if f.finger == finger else f
+                        for f in self.fingers]  # fmt: skip
 
     def finish(self) -> dict:
         """ONE atomic enrolment; then the fingers being replaced are deleted."""

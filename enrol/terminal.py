@@ -45,14 +45,17 @@ def printer(out: TextIO):  # noqa: ANN201 - a Reporter
 
 def enrol_fingers(station: StationLike, station_id: str, api: OperatorApi, person: dict,
                   consent: str, fingers: list[str], out: TextIO,
-                  settings: EnrolSettings = EnrolSettings()) -> int:  # fmt: skip
-    """Capture each finger, then send them all in one atomic enrolment."""
+                  settings: EnrolSettings = EnrolSettings(), duress: str | None = None) -> int:  # fmt: skip
+    """Capture each finger, then send them all in one atomic enrolment; ``duress`` names
+    the finger (one of ``fingers``) that opens the door and silently raises an alarm."""
     session = EnrolmentSession(station, station_id, api, printer(out), settings)
     try:
         _choose(session, person)
         session.record_consent(consent)
         for finger in fingers:
             session.start_finger(finger).result()
+        if duress is not None:
+            session.mark_duress(duress)
         session.finish()
     except EnrolmentFailed as failed:
         return _refused(out, say(failed.key, **failed.fields), failed.operator_note)

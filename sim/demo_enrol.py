@@ -7,7 +7,8 @@ the person at the glass: each "Place ..." line puts the virtual finger on the st
 module, each "Lift ..." line lifts it. The workflow checks quality and duplicates and sends
 person, consent and template to the server in one atomic ``POST /api/v1/enrolments``.
 
-``capture_duress_template`` exists because the kiosk has no "duress finger" option yet:
+``capture_duress_template`` exists because the kiosk page has no "duress finger" option yet
+(the terminal's ``doorward enrol finger --duress`` has):
 the demo captures that one template from the station's module with doorward's driver and
 an admin adds it with ``POST /api/v1/people/{id}/fingers`` and ``duress: true``.
 """

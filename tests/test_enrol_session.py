@@ -144,3 +144,19 @@ def test_the_station_token_cannot_enrol_on_the_server(world: World) -> None:
                 "fingers": [{"name": "right-index", "module_identity": "m", "template": "AAAAAAAA"}]}
         assert client.post("/api/v1/enrolments", json=body).status_code == 403
     assert world.people() == []
+
+
+def test_a_duress_finger_is_marked_in_the_same_atomic_enrolment(world: World) -> None:
+    world.robot = ScriptedFinger(world.module.control, [ALICE, "alice/left-index"])
+    session = world.session()
+    session.new_person("Alice Example")
+    session.record_consent("form 2024-18")
+    session.start_finger("right-index").result()
+    session.start_finger("left-index").result()
+    with pytest.raises(EnrolmentFailed):
+        session.mark_duress("right-thumb")  # not one of this enrolment's fingers
+    session.mark_duress("left-index")
+    answer = session.finish()
+    person = world.site.admin.get(f"/api/v1/people/{answer['person_id']}").json()
+    assert {f["name"]: f["duress"] for f in person["fingers"]} == {
+        "right-index": False, "left-index": True}
