@@ -66,3 +66,17 @@ def load(args: argparse.Namespace, prog: str) -> ServerConfig:
 
 def show(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def run_handler(argv: list[str], prog: str, parser: Any, handlers: dict[str, Any]) -> int:
+    """Parse ``argv`` (the subcommand first), open the server's database, run the handler."""
+    name, rest = argv[0], argv[1:]
+    args = parser(name, prog).parse_args(rest)
+    config = load(args, f"{prog} {name}")
+    with guarded(f"{prog} {name}"):
+        ctx = open_context(config)
+        try:
+            handlers[name](args, ctx)
+        finally:
+            ctx.db.close()
+    return 0

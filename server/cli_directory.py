@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from server import devices, directory, pairing
-from server.cli_common import actor, add_action, add_config_option, guarded, load, open_context, show
+from server.cli_common import actor, add_action, add_config_option, run_handler, show
 
 
 def _site(args, ctx) -> None:
@@ -108,13 +108,4 @@ HANDLERS = {"site": _site, "zone": _zone, "door": _door, "pairing-code": _pairin
 
 
 def main(argv: list[str], prog: str = "doorward server") -> int:
-    name, rest = argv[0], argv[1:]
-    args = parser(name, prog).parse_args(rest)
-    config = load(args, f"{prog} {name}")
-    with guarded(f"{prog} {name}"):
-        ctx = open_context(config)
-        try:
-            HANDLERS[name](args, ctx)
-        finally:
-            ctx.db.close()
-    return 0
+    return run_handler(argv, prog, parser, HANDLERS)

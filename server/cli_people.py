@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from server import alarms, devices, directory, people
-from server.cli_common import actor, add_action, add_config_option, guarded, load, open_context, show
+from server.cli_common import actor, add_action, add_config_option, run_handler, show
 
 
 def _person(args, ctx) -> None:
@@ -80,13 +80,4 @@ HANDLERS = {"person": _person, "grant": _grant, "revoke": _revoke, "alarms": _al
 
 
 def main(argv: list[str], prog: str = "doorward server") -> int:
-    name, rest = argv[0], argv[1:]
-    args = parser(name, prog).parse_args(rest)
-    config = load(args, f"{prog} {name}")
-    with guarded(f"{prog} {name}"):
-        ctx = open_context(config)
-        try:
-            HANDLERS[name](args, ctx)
-        finally:
-            ctx.db.close()
-    return 0
+    return run_handler(argv, prog, parser, HANDLERS)
