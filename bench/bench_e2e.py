@@ -32,7 +32,7 @@ from sim.profiles import PROFILES, wire_time_s  # noqa: E402
 
 ACCESSES = 200
 SCANS = 20
-IDLE_S = 20.0  # the issue asks for 60 s; 20 s keeps `make bench` short (stated in the table)
+IDLE_S = 60.0  # as the issue asks: the daemon waiting for a finger for a minute
 TEMPLATES = 20  # search time in the model does not depend on the library's fill
 # Bytes on the wire (command frame + reply frame) of each exchange between touch and relay.
 EXCHANGES = [(Command.GEN_IMG, 12 + 12), (Command.IMG2TZ, 13 + 12), (Command.SEARCH, 17 + 16),
