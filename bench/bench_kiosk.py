@@ -117,7 +117,13 @@ def update_figures() -> dict[str, float]:
         for step in range(EVENTS):
             session.report(Progress("place", {}, step % 5 + 1, 5, "right-index"))
             time.sleep(0.01)
-        page.wait_for_function(f"window.kioskLatenciesMs.length >= {EVENTS}", timeout=10_000)
+        # Polled from Python: wait_for_function evaluates a string, which the page's CSP (no
+        # unsafe-eval) rightly forbids; evaluate() goes through the debugging protocol.
+        deadline = time.monotonic() + 10.0
+        while page.evaluate("window.kioskLatenciesMs.length") < EVENTS:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the page did not show every progress event within 10 s")
+            time.sleep(0.05)
         latencies = sorted(page.evaluate("window.kioskLatenciesMs"))
         browser.close()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
