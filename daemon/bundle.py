@@ -29,7 +29,7 @@ import binascii
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -251,13 +251,13 @@ def verify_bundle(
 
 def _decode_payload(payload: bytes) -> Snapshot:
     try:
-        fields = json.loads(payload)
+        values = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BundleFormatError(f"payload is not JSON: {error}") from error
-    if not isinstance(fields, dict) or fields.pop("format", None) != FORMAT:
+    if not isinstance(values, dict) or values.pop("format", None) != FORMAT:
         raise BundleFormatError("payload does not carry the signed format")
     try:
-        return Snapshot.from_payload(fields)
+        return Snapshot.from_payload(values)
     except SnapshotError as error:
         raise BundleFormatError(f"payload: {error}") from error
 
@@ -289,7 +289,9 @@ class Event:
     hash: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose (``asdict`` deep-copies ``detail``): it is on the journal's
+        # append path, before the relay moves, and nothing here mutates the result.
+        return {name: getattr(self, name) for name in EVENT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
@@ -299,17 +301,22 @@ class Event:
             raise BundleFormatError(f"event record: {error}") from error
 
 
+EVENT_FIELDS = tuple(f.name for f in fields(Event))
+
+
 def event_canonical_bytes(event: Event) -> bytes:
     """The hashed bytes: every field but ``hash``, canonical JSON."""
-    fields = event.to_dict()
-    del fields["hash"]
-    return canonical_json(fields)
+    values = event.to_dict()
+    del values["hash"]
+    return canonical_json(values)
 
 
 def chain_hash(prev_hash: str, event: Event) -> str:
     """SHA-256 hex of the event's canonical bytes, with ``prev_hash`` as its link."""
-    linked = Event(**{**event.to_dict(), "prev_hash": prev_hash, "hash": ""})
-    return hashlib.sha256(event_canonical_bytes(linked)).hexdigest()
+    values = event.to_dict()
+    del values["hash"]
+    values["prev_hash"] = prev_hash
+    return hashlib.sha256(canonical_json(values)).hexdigest()
 
 
 def make_event(
@@ -317,7 +324,7 @@ def make_event(
     detail: dict[str, Any], prev_hash: str,
 ) -> Event:  # fmt: skip
     unhashed = Event(door_id, journal_id, seq, at, kind, detail, prev_hash)
-    return Event(**{**unhashed.to_dict(), "hash": chain_hash(prev_hash, unhashed)})
+    return replace(unhashed, hash=chain_hash(prev_hash, unhashed))
 
 
 def verify_chain(events: list[Event], prev_hash: str = GENESIS_HASH) -> int | None:
