@@ -104,12 +104,15 @@ class KioskSession:
                 self.enrolment.forget()
             api, self.api, self.enrolment = self.api, None, None
             self.instruction, self.operator_notes = None, []
+            # Said before the server is told: the page must never show a signed-out screen
+            # without saying why, however long the server takes to answer.
+            self.notice = {"key": key, "text": say(key), "tone": "info"}
+        self.push_state()
         if api is not None:
             try:
                 api.sign_out()
             except Exception as error:  # noqa: BLE001 - the local sign-out stands regardless
                 log.warning("closing the operator's server session failed: %s", error)
-        self.tell(key)
 
     # ---- what the page shows ----
 
