@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -148,9 +149,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+_INTERRUPTED = threading.Event()
+
+
 def raise_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so every ``finally`` stops its processes."""
-    def handler(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so every ``finally`` stops its processes.
+
+    Ctrl-C is also remembered: a KeyboardInterrupt that lands inside a finaliser is
+    swallowed by Python ("Exception ignored in ..."), so ``interrupt_checkpoint`` raises it
+    again at the next step of the demo."""
+    def on_term(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, handler)
+    def on_int(signum: int, _frame: object) -> None:
+        _INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_int)
+
+
+def interrupt_checkpoint() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt

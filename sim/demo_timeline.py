@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from sim.demo_procs import interrupt_checkpoint
+
 
 @dataclass
 class Timeline:
@@ -27,6 +29,8 @@ class Timeline:
         return round(time.monotonic() - self.started_mono, 2)
 
     def event(self, step: str, text: str, **data: Any) -> dict[str, Any]:
+        if step != "interrupted":
+            interrupt_checkpoint()  # a Ctrl-C that Python swallowed in a finaliser
         record = {"t": self.elapsed_s(), "step": step, "text": text, **data}
         self.records.append(record)
         if self.json_lines:
