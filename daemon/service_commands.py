@@ -42,19 +42,26 @@ def _config(path: Path | None) -> Config:
     return load_config(path or default_config_path(), sections=("storage", "daemon"))
 
 
+def _status_document(config_path: Path | None, command: str) -> tuple[dict | None, int]:
+    """The running door's status file, or why not with the command's exit code."""
+    try:
+        config = _config(config_path)
+        return read_status(config.daemon.status_path(config.storage.state_dir)), EXIT_OK
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None, EXIT_BAD_CONFIG
+    except StatusUnavailable as error:
+        print(f"doorward {command}: {error}", file=sys.stderr)
+        return None, EXIT_NOT_RUNNING
+
+
 def status(argv: list[str]) -> int:
     parser = _parser("status", "Show the running door's status.")
     parser.add_argument("--json", action="store_true", help="print the status file as JSON")
     args = parser.parse_args(argv)
-    try:
-        config = _config(args.config)
-        document = read_status(config.daemon.status_path(config.storage.state_dir))
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    except StatusUnavailable as error:
-        print(f"doorward status: {error}", file=sys.stderr)
-        return EXIT_NOT_RUNNING
+    document, code = _status_document(args.config, "status")
+    if document is None:
+        return code
     live = is_live(document)
     print(json.dumps(document, indent=1, sort_keys=True) if args.json
           else render_status(document, live, status_age_s(document)))
@@ -63,15 +70,9 @@ def status(argv: list[str]) -> int:
 
 def sync(argv: list[str]) -> int:
     args = _parser("sync", "Ask the running door for an immediate sync (SIGUSR1).").parse_args(argv)
-    try:
-        config = _config(args.config)
-        document = read_status(config.daemon.status_path(config.storage.state_dir))
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    except StatusUnavailable as error:
-        print(f"doorward sync: {error}", file=sys.stderr)
-        return EXIT_NOT_RUNNING
+    document, code = _status_document(args.config, "sync")
+    if document is None:
+        return code
     pid = document.get("pid")
     if not is_live(document) or not _is_doorward_run(pid):
         print("doorward sync: the daemon is not running (stale status file)", file=sys.stderr)
