@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed
 EXTRAS  := dev,server,kiosk
 PYTEST  := $(PY) -m pytest
 
-.PHONY: test soak bench demo venv clean
+.PHONY: test soak bench demo venv clean screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Regenerates the screenshots in docs/ from the browser walk-throughs (never run by `make test`).
+screenshots: $(STAMP)
+	DOORWARD_SCREENSHOTS_DIR=$(CURDIR)/docs $(PYTEST) -q -p no:cacheprovider tests/test_kiosk_browser.py
 
 demo: $(STAMP)
 	$(PY) -m sim.demo

@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -88,8 +89,14 @@ def test_relay_openings_come_from_the_hub_timeline(day: list[dict]) -> None:
     assert {"duress", "forced"} <= set(summary["alarms"])
 
 
-def test_make_demo_exits_0_with_a_json_timeline_and_leaves_nothing(tmp_path: Path) -> None:
-    work = Path(f"/tmp/dw-demo-test-{tmp_path.name[-8:]}")
+def short_work_dir(prefix: str) -> Path:
+    """A fresh directory of this run's own, short enough for the demo's unix sockets (a fixed
+    name collided when two runs shared a machine)."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+def test_make_demo_exits_0_with_a_json_timeline_and_leaves_nothing() -> None:
+    work = short_work_dir("dw-demo-")
     result = subprocess.run([sys.executable, "-m", "sim.demo", "--json", "--keep", str(work)],
                             cwd=REPO, capture_output=True, text=True, timeout=180)
     try:
@@ -101,8 +108,8 @@ def test_make_demo_exits_0_with_a_json_timeline_and_leaves_nothing(tmp_path: Pat
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
-def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
-    work = Path(f"/tmp/dw-demo-int-{tmp_path.name[-8:]}")
+def test_ctrl_c_stops_every_process() -> None:
+    work = short_work_dir("dw-demo-int-")
     demo = subprocess.Popen([sys.executable, "-m", "sim.demo", "--json", "--keep", str(work)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -3,7 +3,8 @@
 Against the kiosk on the simulated R503 and the reference server on loopback; the person's
 finger is placed and lifted through the simulator's control socket whenever the page asks.
 What the page shows is checked at each step and screenshots are saved under the test's tmp
-folder (and copied to docs/kiosk-screenshots/). Chromium missing is a failure, not a skip:
+folder; ``make screenshots`` sets ``DOORWARD_SCREENSHOTS_DIR`` to copy them into the docs
+(``make test`` never writes a tracked file). Chromium missing is a failure, not a skip:
 CI installs it (`apt-get install -y chromium`); never `playwright install`.
 """
 
@@ -20,7 +21,7 @@ from tests.kioskhelpers import ADMIN_PASSWORD, kiosk_rig
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DOCS_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "kiosk-screenshots"
+SCREENSHOTS_DIR = os.environ.get("DOORWARD_SCREENSHOTS_DIR")  # set only by `make screenshots`
 ALICE = "alice/right-index"
 
 
@@ -112,8 +113,11 @@ def _place_when_asked(rig, page, walk: Walk) -> None:  # noqa: ANN001
 
 
 def _publish(shots: Path) -> None:
-    """One small set for the docs; PNGs of a mostly flat page are a few tens of kB each."""
-    DOCS_SHOTS.mkdir(exist_ok=True)
+    """One small set for the docs, only when asked; PNGs of a flat page are tens of kB each."""
+    if not SCREENSHOTS_DIR:
+        return
+    target = Path(SCREENSHOTS_DIR) / "kiosk-screenshots"
+    target.mkdir(parents=True, exist_ok=True)
     for png in sorted(shots.glob("*.png")):
         if png.stat().st_size < 200_000:
-            shutil.copy(png, DOCS_SHOTS / png.name)
+            shutil.copy(png, target / png.name)
