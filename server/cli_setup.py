@@ -11,6 +11,7 @@ from pathlib import Path
 
 from server import auth, backup
 from server.cli_common import actor, add_config_option, guarded, load, open_context
+from server.config import plain_http_refusal
 from server.context import audit
 from server.keys import create_keys
 
@@ -21,8 +22,10 @@ CONFIG_TEMPLATE = """\
 [server]
 database = "{database}"
 keys_dir = "{keys_dir}"       # keep apart from database backups
-host = "127.0.0.1"            # put a TLS terminator in front, or set tls_certfile/tls_keyfile
+host = "127.0.0.1"            # another address needs tls_certfile/tls_keyfile, or behind_tls_proxy
 port = 8443
+behind_tls_proxy = false      # true only when a TLS proxy in front terminates every connection
+trusted_proxies = []          # proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1"]
 
 [clock]
 assume_synchronised = false   # true only in labs and CI: UNSAFE in production
@@ -64,6 +67,11 @@ def run(args: argparse.Namespace, prog: str) -> int:
     from server.embedded import make_server
 
     config = load(args, prog)
+    host = args.host or config.host
+    refusal = plain_http_refusal(config, host, args.behind_tls_proxy)
+    if refusal:
+        print(f"{prog}: {refusal}", file=sys.stderr)
+        return 1
     lock = backup.ServerLock(config.database)
     if not lock.acquire():
         print(f"{prog}: another server holds {lock.path}", file=sys.stderr)
@@ -78,7 +86,7 @@ def run(args: argparse.Namespace, prog: str) -> int:
         tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile}
     port = config.port if args.port is None else args.port
     try:
-        make_server(app, args.host or config.host, port, log_level="info", proxy_headers=False, **tls).run()
+        make_server(app, host, port, log_level="info", **tls).run()
     finally:
         lock.release()
     return 0
@@ -123,6 +131,8 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
     elif name == "run":
         p.add_argument("--host", help="override [server] host")
         p.add_argument("--port", type=int, help="override [server] port (0: any free port)")
+        p.add_argument("--behind-tls-proxy", action="store_true",
+                       help="TLS terminates in a proxy in front: allow plain HTTP on a non-loopback host")
     elif name == "backup":
         p.add_argument("destination", type=Path)
     elif name == "restore":

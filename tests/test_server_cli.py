@@ -116,3 +116,36 @@ def test_cli_errors_are_one_line_without_traceback(site) -> None:
     assert result.returncode == 1 and "time_zone" in result.stderr and "Traceback" not in result.stderr
     result = cli(config, "grant", "u_nobody", "z_nowhere", check=False)
     assert result.returncode == 1 and "no person" in result.stderr
+
+
+# TEST-NET-1 (192.0.2.1) is on no interface: a server that got past the TLS rule fails to bind
+# there, so these tests never open a listener beyond loopback, not even when the rule regresses.
+UNBOUND = "192.0.2.1"
+
+
+def initialised(tmp_path: Path) -> Path:
+    config = tmp_path / "server.toml"
+    cli(config, "init", "--data-dir", str(tmp_path / "data"))
+    config.write_text(config.read_text().replace('host = "127.0.0.1"', f'host = "{UNBOUND}"'))
+    return config
+
+
+@pytest.mark.parametrize("options", [(), ("--host", UNBOUND)])
+def test_run_refuses_plain_http_on_a_non_loopback_address(tmp_path, options) -> None:
+    refused = cli(initialised(tmp_path), "run", "--port", "0", *options, check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"refusing to serve plain HTTP on '{UNBOUND}'" in refused.stderr
+    for remedy in ("tls_certfile", "tls_keyfile", "--behind-tls-proxy", "behind_tls_proxy = true"):
+        assert remedy in refused.stderr
+    assert "error while attempting to bind" not in refused.stderr  # refused before binding
+
+
+@pytest.mark.parametrize("setting, options", [("", ("--behind-tls-proxy",)),
+                                              ("behind_tls_proxy = false", ("--behind-tls-proxy",)),
+                                              ("behind_tls_proxy = true", ())])
+def test_run_behind_a_tls_proxy_goes_on_to_listen_on_the_address_given(tmp_path, setting, options) -> None:
+    config = initialised(tmp_path)
+    config.write_text(config.read_text().replace("behind_tls_proxy = false", setting))
+    result = cli(config, "run", "--port", "0", *options, check=False)
+    assert "refusing" not in result.stderr
+    assert result.returncode != 0 and "error while attempting to bind" in result.stderr, result.stderr
