@@ -26,6 +26,7 @@ from server.db import Database
 from server.delivery import AlarmDelivery
 from server.errors import ServiceError
 from server.keys import ServerKeys, load_keys
+from server.limits import BodyLimit
 from server.monitor import Monitor, Rebuilder
 from server.notifier import BundleNotifier
 from server.throttle import Throttle
@@ -56,6 +57,7 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlite3.IntegrityError, _integrity_error)
+    app.add_middleware(BodyLimit)
     return app
 
 
