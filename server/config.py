@@ -160,7 +160,7 @@ def _check(config: ServerConfig, source: str) -> None:
         raise ServerConfigError(f"{source}: server.tls_certfile, server.tls_keyfile: set both or neither")
     for proxy in config.trusted_proxies:
         try:
-            ipaddress.ip_network(proxy, strict=False)
+            ipaddress.ip_network(proxy)
         except ValueError:
             raise ServerConfigError(f"{source}: server.trusted_proxies: {proxy!r} is not an IP address"
                                     " or network") from None
