@@ -14,6 +14,7 @@ from server.cli_common import actor, add_config_option, guarded, load, open_cont
 from server.config import plain_http_refusal
 from server.context import audit
 from server.keys import create_keys
+from server.ledger import RemovalLedger
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,17 @@ def do_backup(args: argparse.Namespace, prog: str) -> int:
 
 def do_restore(args: argparse.Namespace, prog: str) -> int:
     config = load(args, prog)
+    ledger = RemovalLedger(config.removal_ledger_path)
     with guarded(prog):
-        version = backup.restore(args.source, config.database)
-    print(f"restored {args.source} into {config.database} (schema {version});"
+        report = backup.restore(args.source, config.database, ledger)
+    print(f"restored {args.source} into {config.database} (schema {report.schema_version});"
           " bundle versions continue above every version issued")
+    print(f"removal ledger {ledger.path}: {report.ledger_entries} entries,"
+          f" {len(report.reapplied)} re-applied (the others were already in the backup)")
+    for entry in report.reapplied:
+        print(f"  re-applied: {entry.describe()}")
+    print(f"admin sessions ended: {report.sessions_ended}; unused pairing codes voided:"
+          f" {report.pairing_codes_voided}; every door gets a new bundle when the server starts")
     return 0
 
 

@@ -65,6 +65,11 @@ class ServerConfig:
     def data_key_path(self) -> Path:
         return self.keys_dir / "data.key"
 
+    @property
+    def removal_ledger_path(self) -> Path:
+        """Beside the version floor: outside the database, so outside its backups."""
+        return self.keys_dir / "removals.ledger"
+
     def with_changes(self, **changes: Any) -> ServerConfig:
         return replace(self, **changes)
 

@@ -96,7 +96,7 @@ def update_zone(zone_id: str, body: ZonePatch, who: AdminCaller,
                 ctx: Ctx) -> dict:
     with ctx.write() as conn:
         directory.update_zone(conn, ctx.clock.now(), who.actor, zone_id,
-                              changes_of(body, nullable=("two_person_window_s",)))
+                              changes_of(body, nullable=("two_person_window_s",)), ledger=ctx.ledger)
     return {"id": zone_id}
 
 

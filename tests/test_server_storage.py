@@ -102,7 +102,7 @@ def test_a_restore_that_also_lost_the_version_floor_still_issues_versions_above_
         site.admin.patch(f"/api/v1/doors/{site.door_id}", json={"lockdown": True})
         held = site.door.fetch()
         assert held.version > first.version
-    backup.restore(tmp_path / "backup.db", tmp_path / "server.db")
+    backup.restore(tmp_path / "backup.db", tmp_path / "server.db", server.ctx.ledger)
     (tmp_path / "keys" / "bundle-version.floor").unlink()
     clock = ManualClock(server.clock.now() + 1)
     with running_server(tmp_path, clock=clock, keys=keys) as server:
