@@ -40,7 +40,9 @@ def build_context(config: ServerConfig, clock: Clock, keys: ServerKeys | None = 
     db = Database(config.database)
     db.migrate()
     keys = keys or load_keys(config.signing_key_path, config.data_key_path)
-    return ServerContext(config=config, clock=clock, db=db, keys=keys)
+    ctx = ServerContext(config=config, clock=clock, db=db, keys=keys)
+    ctx.ledger.create()
+    return ctx
 
 
 def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = None,

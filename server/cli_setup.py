@@ -55,7 +55,9 @@ def init(args: argparse.Namespace, prog: str) -> int:
         if not secret.exists():
             secret.touch(mode=0o600)
             secret.write_text(secrets.token_hex(32) + "\n")
-        open_context(config).db.close()
+        ctx = open_context(config)
+        ctx.ledger.create()
+        ctx.db.close()
     print(f"signing key:  {config.signing_key_path}\ndata key:     {config.data_key_path}")
     print(f"database:     {config.database}")
     print(f"server key fingerprint (read this to each door at pairing):\n  {keys.fingerprint}")

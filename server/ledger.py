@@ -81,6 +81,12 @@ class RemovalLedger:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    def create(self) -> None:
+        """Make the empty file now, as the server's user: a CLI command run as root must not
+        be the first to create it, or the server could not append."""
+        if not self.path.exists():
+            self._append(b"", "the server cannot start without it")
+
     def record(self, kind: str, ident: str, at: float, actor: str, **values: Any) -> None:
         """Append one entry durably; raise LedgerError (503) if it cannot be written."""
         columns = KINDS[kind].columns
@@ -88,12 +94,15 @@ class RemovalLedger:
             raise ValueError(f"{kind}: expected values {columns}, got {sorted(values)}")
         line = json.dumps({"kind": kind, "id": ident, "at": at, "actor": actor,
                            "values": {k: _encode(v) for k, v in values.items()}}, sort_keys=True)
-        try:
-            self._append(line.encode() + b"\n")
-        except OSError as error:
-            raise LedgerError(f"removal ledger {self.path}: {error}; nothing was changed") from None
+        self._append(line.encode() + b"\n", "nothing was changed")
 
-    def _append(self, line: bytes) -> None:
+    def _append(self, line: bytes, consequence: str) -> None:
+        try:
+            self._write(line)
+        except OSError as error:
+            raise LedgerError(f"removal ledger {self.path}: {error}; {consequence}") from None
+
+    def _write(self, line: bytes) -> None:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:

@@ -25,6 +25,7 @@ DAY_S = 86400.0
 class Monitor:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        self._ledger_problem = ""  # log a ledger failure once, not every tick
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -39,7 +40,9 @@ class Monitor:
             with self.ctx.write() as conn:
                 self.sweep_retention(conn, now)
         except LedgerError as error:  # retention waits for the ledger; offline alarms do not
-            log.error("retention sweep postponed: %s", error)
+            if str(error) != self._ledger_problem:
+                log.error("retention sweep postponed: %s", error)
+            self._ledger_problem = str(error)
 
     def raise_offline(self, conn, now: float) -> None:
         config = self.ctx.config

@@ -52,6 +52,8 @@ def site(tmp_path):
     keys = tmp_path / "etc" / "server-keys"
     assert oct((keys / "signing.key").stat().st_mode & 0o777) == "0o600"
     assert oct((keys / "data.key").stat().st_mode & 0o777) == "0o600"
+    assert (keys / "removals.ledger").read_bytes() == b""  # made by init, as the server's user
+    assert oct((keys / "removals.ledger").stat().st_mode & 0o777) == "0o600"
     cli(config, "add-admin", "root", "--role", "admin", "--password-stdin", stdin="a long admin password\n")
     site_id = cli(config, "site", "add", "HQ", "--time-zone", "Europe/Berlin").stdout.strip()
     zone_id = cli(config, "zone", "add", "Lab", "--site", site_id).stdout.strip()
