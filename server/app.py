@@ -7,6 +7,7 @@ No global state: two apps in one process (tests, benchmarks) share nothing.
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from server import routes_admin, routes_alarms, routes_devices, routes_people, routes_sync
 from server.bundles import BundleService
@@ -26,9 +28,10 @@ from server.db import Database
 from server.delivery import AlarmDelivery
 from server.errors import ServiceError
 from server.keys import ServerKeys, load_keys
+from server.limits import BodyLimit
 from server.monitor import Monitor, Rebuilder
 from server.notifier import BundleNotifier
-from server.throttle import Throttle
+from server.throttle import LoginThrottle, Throttle
 
 API_VERSION = "1"
 
@@ -37,7 +40,9 @@ def build_context(config: ServerConfig, clock: Clock, keys: ServerKeys | None = 
     db = Database(config.database)
     db.migrate()
     keys = keys or load_keys(config.signing_key_path, config.data_key_path)
-    return ServerContext(config=config, clock=clock, db=db, keys=keys)
+    ctx = ServerContext(config=config, clock=clock, db=db, keys=keys)
+    ctx.ledger.create()
+    return ctx
 
 
 def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = None,
@@ -49,13 +54,18 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
                   description="Admin API and door sync of doorward's reference central server.",
                   default_response_class=AsciiJSONResponse)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
-    app.state.throttle = Throttle()
+    app.state.throttle, app.state.login_throttle = Throttle(), LoginThrottle()
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,
                    routes_devices.device_router("door"), routes_devices.device_router("station")):
         app.include_router(router)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlite3.IntegrityError, _integrity_error)
+    app.add_middleware(BodyLimit)
+    if config.trusted_proxies:
+        # The client address (throttles, audit) from X-Forwarded-For, only when the peer is one
+        # of these proxies; the right-most address no trusted proxy added is the client.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.trusted_proxies))
     return app
 
 
@@ -96,7 +106,10 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 
 async def _service_error(request: Request, error: ServiceError) -> JSONResponse:
-    return AsciiJSONResponse({"detail": error.message, **error.extra}, status_code=error.status)
+    retry = error.extra.get("retry_after_s")
+    headers = {"Retry-After": str(math.ceil(retry))} if retry is not None else None
+    return AsciiJSONResponse({"detail": error.message, **error.extra}, status_code=error.status,
+                             headers=headers)
 
 
 async def _integrity_error(request: Request, error: sqlite3.IntegrityError) -> JSONResponse:

@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("server.cli_setup", "create the keys (0600) and database; print the key fingerprint"),
     "run": ("server.cli_setup", "serve the API and the door sync"),
     "backup": ("server.cli_setup", "copy the database (SQLite online backup)"),
-    "restore": ("server.cli_setup", "replace the database with a backup (server stopped)"),
+    "restore": ("server.cli_setup", "replace the database with a backup, re-applying the removal ledger (server stopped)"),
     "add-admin": ("server.cli_setup", "create an admin, enroller or auditor account"),
     "site": ("server.cli_directory", "add, list or change sites (time zone)"),
     "zone": ("server.cli_directory", "add, list or change zones; lockdown"),

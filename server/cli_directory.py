@@ -27,7 +27,8 @@ def _zone(args, ctx) -> None:
         if args.action == "add":
             print(directory.create_zone(conn, now, actor(), args.site, args.name, args.two_person))
         else:
-            directory.update_zone(conn, now, actor(), args.zone, {"lockdown": args.state == "on"})
+            directory.update_zone(conn, now, actor(), args.zone, {"lockdown": args.state == "on"},
+                                  ledger=ctx.ledger)
 
 
 def _door(args, ctx) -> None:
@@ -48,9 +49,10 @@ def _door(args, ctx) -> None:
                 site_id=args.site, zone_id=args.zone, module_identity=args.module_identity,
                 capacity_templates=args.capacity))
         elif args.action == "delete":
-            devices.delete_device(conn, now, actor(), args.device)
+            devices.delete_device(conn, now, actor(), args.device, ledger=ctx.ledger)
         else:
-            devices.update_device(conn, now, actor(), args.device, {"lockdown": args.state == "on"})
+            devices.update_device(conn, now, actor(), args.device, {"lockdown": args.state == "on"},
+                                  ledger=ctx.ledger)
 
 
 def _pairing_code(args, ctx) -> None:

@@ -21,7 +21,7 @@ def _person(args, ctx) -> None:
         elif args.action == "consent":
             people.record_consent(conn, now, actor(), args.person, args.reference)
         else:
-            people.delete_person(conn, now, actor(), args.person)
+            people.delete_person(conn, now, actor(), args.person, ledger=ctx.ledger)
             print("deleted; doors confirm removal: see `person show`")
 
 
@@ -32,7 +32,7 @@ def _grant(args, ctx) -> None:
 
 def _revoke(args, ctx) -> None:
     with ctx.write() as conn:
-        people.revoke_grant(conn, ctx.clock.now(), actor(), args.grant)
+        people.revoke_grant(conn, ctx.clock.now(), actor(), args.grant, ledger=ctx.ledger)
 
 
 def _alarms(args, ctx) -> None:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from server import auth, backup
 from server.cli_common import actor, add_config_option, guarded, load, open_context
+from server.config import plain_http_refusal
 from server.context import audit
 from server.keys import create_keys
+from server.ledger import RemovalLedger
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +23,10 @@ CONFIG_TEMPLATE = """\
 [server]
 database = "{database}"
 keys_dir = "{keys_dir}"       # keep apart from database backups
-host = "127.0.0.1"            # put a TLS terminator in front, or set tls_certfile/tls_keyfile
+host = "127.0.0.1"            # another address needs tls_certfile/tls_keyfile, or behind_tls_proxy
 port = 8443
+behind_tls_proxy = false      # true only when a TLS proxy in front terminates every connection
+trusted_proxies = []          # proxies whose X-Forwarded-For names the client, e.g. ["127.0.0.1"]
 
 [clock]
 assume_synchronised = false   # true only in labs and CI: UNSAFE in production
@@ -51,7 +55,9 @@ def init(args: argparse.Namespace, prog: str) -> int:
         if not secret.exists():
             secret.touch(mode=0o600)
             secret.write_text(secrets.token_hex(32) + "\n")
-        open_context(config).db.close()
+        ctx = open_context(config)
+        ctx.ledger.create()
+        ctx.db.close()
     print(f"signing key:  {config.signing_key_path}\ndata key:     {config.data_key_path}")
     print(f"database:     {config.database}")
     print(f"server key fingerprint (read this to each door at pairing):\n  {keys.fingerprint}")
@@ -64,6 +70,11 @@ def run(args: argparse.Namespace, prog: str) -> int:
     from server.embedded import make_server
 
     config = load(args, prog)
+    host = args.host or config.host
+    refusal = plain_http_refusal(config, host, args.behind_tls_proxy)
+    if refusal:
+        print(f"{prog}: {refusal}", file=sys.stderr)
+        return 1
     lock = backup.ServerLock(config.database)
     if not lock.acquire():
         print(f"{prog}: another server holds {lock.path}", file=sys.stderr)
@@ -78,7 +89,7 @@ def run(args: argparse.Namespace, prog: str) -> int:
         tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile}
     port = config.port if args.port is None else args.port
     try:
-        make_server(app, args.host or config.host, port, log_level="info", proxy_headers=False, **tls).run()
+        make_server(app, host, port, log_level="info", **tls).run()
     finally:
         lock.release()
     return 0
@@ -94,10 +105,17 @@ def do_backup(args: argparse.Namespace, prog: str) -> int:
 
 def do_restore(args: argparse.Namespace, prog: str) -> int:
     config = load(args, prog)
+    ledger = RemovalLedger(config.removal_ledger_path)
     with guarded(prog):
-        version = backup.restore(args.source, config.database)
-    print(f"restored {args.source} into {config.database} (schema {version});"
+        report = backup.restore(args.source, config.database, ledger)
+    print(f"restored {args.source} into {config.database} (schema {report.schema_version});"
           " bundle versions continue above every version issued")
+    print(f"removal ledger {ledger.path}: {report.ledger_entries} entries,"
+          f" {len(report.reapplied)} re-applied (the others were already in the backup)")
+    for entry in report.reapplied:
+        print(f"  re-applied: {entry.describe()}")
+    print(f"admin sessions ended: {report.sessions_ended}; unused pairing codes voided:"
+          f" {report.pairing_codes_voided}; every door gets a new bundle when the server starts")
     return 0
 
 
@@ -123,6 +141,8 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
     elif name == "run":
         p.add_argument("--host", help="override [server] host")
         p.add_argument("--port", type=int, help="override [server] port (0: any free port)")
+        p.add_argument("--behind-tls-proxy", action="store_true",
+                       help="TLS terminates in a proxy in front: allow plain HTTP on a non-loopback host")
     elif name == "backup":
         p.add_argument("destination", type=Path)
     elif name == "restore":

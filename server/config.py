@@ -1,6 +1,7 @@
 """The server's TOML configuration: where its database and keys live, clock trust, timings,
 alarm sinks. Owns ``ServerConfig`` and ``load_config``; every error names the key.
 
+``plain_http_refusal`` decides whether ``doorward server run`` may listen on a host without TLS.
 ``[clock] assume_synchronised = true`` makes the server treat its clock as synchronised
 whatever the kernel says: for labs and CI only, unsafe in production (a server with a wrong
 clock would extend every door's bundle on a wrong time base).
@@ -8,6 +9,7 @@ clock would extend every door's bundle on a wrong time base).
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +42,8 @@ class ServerConfig:
     port: int = 8443
     tls_certfile: str = ""
     tls_keyfile: str = ""
+    behind_tls_proxy: bool = False
+    trusted_proxies: tuple[str, ...] = ()
     assume_synchronised: bool = False
     bundle_validity_s: float = 7 * 86400.0
     max_wait_s: float = 30.0
@@ -61,6 +65,11 @@ class ServerConfig:
     def data_key_path(self) -> Path:
         return self.keys_dir / "data.key"
 
+    @property
+    def removal_ledger_path(self) -> Path:
+        """Beside the version floor: outside the database, so outside its backups."""
+        return self.keys_dir / "removals.ledger"
+
     def with_changes(self, **changes: Any) -> ServerConfig:
         return replace(self, **changes)
 
@@ -69,7 +78,8 @@ class ServerConfig:
 _LAYOUT: dict[str, dict[str, tuple[str, type]]] = {
     "server": {"database": ("database", Path), "keys_dir": ("keys_dir", Path), "host": ("host", str),
                "port": ("port", int), "tls_certfile": ("tls_certfile", str),
-               "tls_keyfile": ("tls_keyfile", str)},
+               "tls_keyfile": ("tls_keyfile", str), "behind_tls_proxy": ("behind_tls_proxy", bool),
+               "trusted_proxies": ("trusted_proxies", tuple)},
     "clock": {"assume_synchronised": ("assume_synchronised", bool)},
     "bundles": {"validity_s": ("bundle_validity_s", float), "max_wait_s": ("max_wait_s", float),
                 "rebuild_interval_s": ("rebuild_interval_s", float)},
@@ -135,7 +145,10 @@ def _convert(raw: Any, kind: type, where: str) -> Any:
         return kind(raw)
     if kind in (str, Path) and isinstance(raw, str):
         return kind(raw)
-    raise ServerConfigError(f"{where}: expected {kind.__name__}, got {raw!r}")
+    if kind is tuple and isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return tuple(raw)
+    expected = "a list of strings" if kind is tuple else kind.__name__
+    raise ServerConfigError(f"{where}: expected {expected}, got {raw!r}")
 
 
 def _check(config: ServerConfig, source: str) -> None:
@@ -148,3 +161,31 @@ def _check(config: ServerConfig, source: str) -> None:
         raise ServerConfigError(f"{source}: bundles.max_wait_s: must be within 0..60")
     if config.alarms.syslog_transport not in ("udp", "tcp"):
         raise ServerConfigError(f"{source}: alarms.syslog_transport: expected udp or tcp")
+    if bool(config.tls_certfile) != bool(config.tls_keyfile):
+        raise ServerConfigError(f"{source}: server.tls_certfile, server.tls_keyfile: set both or neither")
+    for proxy in config.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            raise ServerConfigError(f"{source}: server.trusted_proxies: {proxy!r} is not an IP address"
+                                    " or network") from None
+
+
+def plain_http_refusal(config: ServerConfig, host: str, behind_tls_proxy: bool = False) -> str | None:
+    """Why the server must not listen on ``host``, or None. Plain HTTP carries session and
+    device tokens in the clear, so it is served only on loopback, unless the server has its
+    own certificate or an operator says that TLS terminates in front of it."""
+    if config.tls_certfile or behind_tls_proxy or config.behind_tls_proxy or _is_loopback(host):
+        return None
+    return (f"refusing to serve plain HTTP on {host!r}, which is not a loopback address: set"
+            " [server] tls_certfile and tls_keyfile, or, when a TLS proxy terminates in front of"
+            " the server, pass --behind-tls-proxy or set [server] behind_tls_proxy = true")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name could resolve to any address

@@ -1,9 +1,10 @@
 """What every request and command needs, passed in rather than global: ``ServerContext``.
 
-Owns ``Signals`` (thread-safe wake-ups for the background loops) and ``audit``. A write is
-one transaction; when it commits, the bundle rebuilder and the alarm delivery are woken, so
-a revocation made through the API reaches a held long-poll at once. Writes made by another
-process (the CLI) are found by the rebuilder's periodic look at the ``dirty`` flags.
+Owns ``Signals`` (thread-safe wake-ups for the background loops) and ``audit``, and carries
+the removal ledger, which services write a revocation to before it commits (``server.ledger``).
+A write is one transaction; when it commits, the bundle rebuilder and the alarm delivery are
+woken, so a revocation made through the API reaches a held long-poll at once. Writes made by
+another process (the CLI) are found by the rebuilder's periodic look at the ``dirty`` flags.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from server.clock import Clock
 from server.config import ServerConfig
 from server.db import Database
 from server.keys import ServerKeys
+from server.ledger import RemovalLedger
 
 
 class Signals:
@@ -54,6 +56,10 @@ class ServerContext:
     keys: ServerKeys
     passwords: Passwords = field(default_factory=Passwords)
     signals: Signals = field(default_factory=Signals)
+    ledger: RemovalLedger = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = RemovalLedger(self.config.removal_ledger_path)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

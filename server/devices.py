@@ -19,6 +19,7 @@ from server.context import audit, mark_devices_dirty
 from server.db import new_id
 from server.directory import fetch
 from server.errors import Invalid
+from server.ledger import RemovalLedger
 from server.validation import check_policy
 
 SETTABLE = ("name", "zone_id", "module_identity", "capacity", "policy", "lockdown")
@@ -53,7 +54,7 @@ def _check_zone(conn: sqlite3.Connection, kind: str, site_id: str, zone_id: str 
 
 
 def update_device(conn: sqlite3.Connection, now: float, actor: str, ident: str,
-                  changes: dict[str, Any]) -> None:
+                  changes: dict[str, Any], *, ledger: RemovalLedger) -> None:
     row = fetch(conn, "devices", ident, "device")
     if "zone_id" in changes:
         _check_zone(conn, row["kind"], row["site_id"], changes["zone_id"])
@@ -67,13 +68,17 @@ def update_device(conn: sqlite3.Connection, now: float, actor: str, ident: str,
             conn.execute(f"UPDATE devices SET {column} = ? WHERE id = ?", (value, ident))
     capacity.check_doors(conn, [ident], now)
     mark_devices_dirty(conn, "id = ?", (ident,))
+    if "lockdown" in changes:
+        ledger.record("device.lockdown", ident, now, actor, lockdown=bool(changes["lockdown"]))
     audit(conn, now, actor, f"{row['kind']}.update", ident, **changes)
 
 
-def delete_device(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+def delete_device(conn: sqlite3.Connection, now: float, actor: str, ident: str, *,
+                  ledger: RemovalLedger) -> None:
     """Decommission: the token and keys die with the record; events and removals stay."""
     row = fetch(conn, "devices", ident, "device")
     conn.execute("DELETE FROM devices WHERE id = ?", (ident,))
+    ledger.record("device.decommissioned", ident, now, actor)
     audit(conn, now, actor, f"{row['kind']}.delete", ident, name=row["name"])
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from server.context import audit, mark_devices_dirty
 from server.db import new_id
 from server.errors import Conflict, NotFound
+from server.ledger import RemovalLedger
 from server.validation import check_schedule, check_time_zone
 
 
@@ -59,7 +60,7 @@ def create_zone(conn: sqlite3.Connection, now: float, actor: str, site_id: str, 
 
 
 def update_zone(conn: sqlite3.Connection, now: float, actor: str, ident: str,
-                changes: dict[str, Any]) -> None:
+                changes: dict[str, Any], *, ledger: RemovalLedger) -> None:
     """``changes`` may hold two_person, two_person_window_s and lockdown."""
     fetch(conn, "zones", ident, "zone")
     for column in ("two_person", "two_person_window_s", "lockdown"):
@@ -68,6 +69,8 @@ def update_zone(conn: sqlite3.Connection, now: float, actor: str, ident: str,
             conn.execute(f"UPDATE zones SET {column} = ? WHERE id = ?",
                          (int(value) if isinstance(value, bool) else value, ident))
     mark_devices_dirty(conn, "zone_id = ?", (ident,))
+    if "lockdown" in changes:
+        ledger.record("zone.lockdown", ident, now, actor, lockdown=bool(changes["lockdown"]))
     audit(conn, now, actor, "zone.update", ident, **changes)
 
 

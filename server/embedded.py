@@ -29,8 +29,11 @@ class DoorwardServer(uvicorn.Server):
 
 
 def make_server(app: Any, host: str, port: int, log_level: str = "warning", **options: Any) -> DoorwardServer:
+    # proxy_headers=False: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1; the
+    # app decides which proxies to believe ([server] trusted_proxies, server.app).
     return DoorwardServer(uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                                         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, **options))
+                                         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                                         proxy_headers=False, **options))
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from server import alarms
 from server.bundles import BundleService
 from server.context import ServerContext, audit, mark_devices_dirty, wait_either
 from server.errors import ServiceError
+from server.ledger import LedgerError
 from server.notifier import BundleNotifier
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ DAY_S = 86400.0
 class Monitor:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        self._ledger_problem = ""  # log a ledger failure once, not every tick
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -34,7 +36,13 @@ class Monitor:
         now = self.ctx.clock.now()
         with self.ctx.write() as conn:
             self.raise_offline(conn, now)
-            self.sweep_retention(conn, now)
+        try:
+            with self.ctx.write() as conn:
+                self.sweep_retention(conn, now)
+        except LedgerError as error:  # retention waits for the ledger; offline alarms do not
+            if str(error) != self._ledger_problem:
+                log.error("retention sweep postponed: %s", error)
+            self._ledger_problem = str(error)
 
     def raise_offline(self, conn, now: float) -> None:
         config = self.ctx.config
@@ -65,6 +73,7 @@ class Monitor:
             mark_devices_dirty(conn, "zone_id IN (SELECT zone_id FROM grants WHERE user_id = ?)",
                                (finger["user_id"],))
             conn.execute("DELETE FROM fingers WHERE id = ?", (finger["id"],))
+            self.ctx.ledger.record("finger.deleted", finger["id"], now, "server:retention")
             audit(conn, now, "server:retention", "finger.delete", finger["id"], user_id=finger["user_id"],
                   reason="unused for the retention period")
 

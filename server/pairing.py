@@ -23,6 +23,7 @@ from server.context import audit, mark_devices_dirty
 from server.directory import fetch
 from server.errors import Forbidden, Invalid
 from server.keys import ServerKeys, password_context
+from server.ledger import RemovalLedger
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
 CODE_GROUPS = 4
@@ -72,7 +73,8 @@ def _redeem(conn: sqlite3.Connection, code: str, now: float) -> str:
     return row["device_id"]
 
 
-def pair(conn: sqlite3.Connection, now: float, keys: ServerKeys, request: PairRequest) -> dict[str, Any]:
+def pair(conn: sqlite3.Connection, now: float, keys: ServerKeys, request: PairRequest, *,
+         ledger: RemovalLedger) -> dict[str, Any]:
     _check_key(request.x25519_public, "x25519_public")
     _check_key(request.signing_public, "signing_public")
     device_id = _redeem(conn, request.code, now)
@@ -90,9 +92,16 @@ def pair(conn: sqlite3.Connection, now: float, keys: ServerKeys, request: PairRe
     # Old pairing codes die with the old keys; templates must be re-sealed to the new key.
     conn.execute("DELETE FROM pairing_codes WHERE device_id = ? AND used_at IS NULL", (device_id,))
     mark_devices_dirty(conn, "id = ?", (device_id,))
-    audit(conn, now, f"{device['kind']}:{device['name']}", f"{device['kind']}.pair", device_id,
+    answer = _answer(device, token, keys, escrow, request)
+    actor = f"{device['kind']}:{device['name']}"
+    # A restore must not revive the token and keys this pairing replaced.
+    ledger.record("device.paired", device_id, now, actor, token_sha256=hash_token(token),
+                  x25519_public=request.x25519_public, signing_public=request.signing_public,
+                  module_password_sealed=escrow, reported_module_identity=request.module_identity,
+                  paired_at=now)
+    audit(conn, now, actor, f"{device['kind']}.pair", device_id,
           repaired=device["paired_at"] is not None, module_identity=request.module_identity)
-    return _answer(device, token, keys, escrow, request)
+    return answer
 
 
 def _answer(device: sqlite3.Row, token: str, keys: ServerKeys, escrow: bytes | None,

@@ -1,7 +1,9 @@
 """People, their consent, fingers and grants; enrolment and erasure.
 
 Owns every write that changes who a door lets in. No finger is stored before consent is
-recorded; templates are sealed with the server's data key before they reach SQL. Each write
+recorded; templates are sealed with the server's data key before they reach SQL. Every
+removal (erasure, deactivation or validity change, finger deletion, grant revocation) is
+written to the removal ledger before its transaction commits, after every check. Each write
 marks the affected devices dirty and checks the affected doors' capacity in the same
 transaction, so an overflow stores nothing (409).
 """
@@ -20,6 +22,11 @@ from server.db import new_id
 from server.directory import fetch
 from server.errors import Conflict, Invalid
 from server.keys import DataKey, template_context
+from server.ledger import RemovalLedger
+
+
+# Changing any of these changes who may enter: the removal ledger keeps the latest values.
+ACCESS_COLUMNS = {"active", "valid_from", "valid_until"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ def create_person(conn: sqlite3.Connection, now: float, actor: str, *, name: str
 
 
 def update_person(conn: sqlite3.Connection, now: float, actor: str, ident: str,
-                  changes: dict[str, Any]) -> None:
+                  changes: dict[str, Any], *, ledger: RemovalLedger) -> None:
     row = fetch(conn, "users", ident, "person")
     _check_validity(changes.get("valid_from", row["valid_from"]),
                     changes.get("valid_until", row["valid_until"]))
@@ -59,6 +66,10 @@ def update_person(conn: sqlite3.Connection, now: float, actor: str, ident: str,
             conn.execute(f"UPDATE users SET {column} = ? WHERE id = ?",
                          (int(value) if isinstance(value, bool) else value, ident))
     _changed_user(conn, now, ident)
+    if ACCESS_COLUMNS & changes.keys():
+        after = fetch(conn, "users", ident, "person")
+        ledger.record("person.access", ident, now, actor, active=bool(after["active"]),
+                      valid_from=after["valid_from"], valid_until=after["valid_until"])
     audit(conn, now, actor, "person.update", ident, **{k: v for k, v in changes.items() if k != "name"})
 
 
@@ -92,11 +103,13 @@ def add_finger(conn: sqlite3.Connection, now: float, actor: str, data_key: DataK
     return ident
 
 
-def delete_finger(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+def delete_finger(conn: sqlite3.Connection, now: float, actor: str, ident: str, *,
+                  ledger: RemovalLedger) -> None:
     row = fetch(conn, "fingers", ident, "finger")
     conn.execute("DELETE FROM fingers WHERE id = ?", (ident,))
     mark_devices_dirty(conn, "kind = 'station' AND module_identity = ?", (row["module_identity"],))
     mark_devices_dirty(conn, "zone_id IN (SELECT zone_id FROM grants WHERE user_id = ?)", (row["user_id"],))
+    ledger.record("finger.deleted", ident, now, actor)
     audit(conn, now, actor, "finger.delete", ident, user_id=row["user_id"])
 
 
@@ -110,7 +123,8 @@ def enrol(conn: sqlite3.Connection, now: float, actor: str, data_key: DataKey, *
     return {"person_id": user_id, "finger_ids": finger_ids}
 
 
-def delete_person(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+def delete_person(conn: sqlite3.Connection, now: float, actor: str, ident: str, *,
+                  ledger: RemovalLedger) -> None:
     """Erasure: the person, their fingers and grants go; every device that carried them is
     bumped, and ``removals`` records per door when it confirms the templates gone."""
     fetch(conn, "users", ident, "person")
@@ -120,6 +134,7 @@ def delete_person(conn: sqlite3.Connection, now: float, actor: str, ident: str) 
         mark_devices_dirty(conn, "kind = 'station' AND module_identity = ?", (identity,))
     mark_devices_dirty(conn, "zone_id IN (SELECT zone_id FROM grants WHERE user_id = ?)", (ident,))
     conn.execute("DELETE FROM users WHERE id = ?", (ident,))
+    ledger.record("person.erased", ident, now, actor)
     audit(conn, now, actor, "person.delete", ident)
 
 
@@ -143,10 +158,12 @@ def add_grant(conn: sqlite3.Connection, now: float, actor: str, user_id: str, zo
     return ident
 
 
-def revoke_grant(conn: sqlite3.Connection, now: float, actor: str, ident: str) -> None:
+def revoke_grant(conn: sqlite3.Connection, now: float, actor: str, ident: str, *,
+                 ledger: RemovalLedger) -> None:
     row = fetch(conn, "grants", ident, "grant")
     conn.execute("DELETE FROM grants WHERE id = ?", (ident,))
     mark_devices_dirty(conn, "zone_id = ?", (row["zone_id"],))
+    ledger.record("grant.revoked", ident, now, actor)
     audit(conn, now, actor, "grant.revoke", ident, user_id=row["user_id"], zone_id=row["zone_id"])
 
 

@@ -58,7 +58,7 @@ def _add_records(router: APIRouter, kind: str) -> None:
         _device(ctx, kind, ident)
         with ctx.write() as conn:
             changes = changes_of(body, nullable=("zone_id",))
-            devices.update_device(conn, ctx.clock.now(), who.actor, ident, changes)
+            devices.update_device(conn, ctx.clock.now(), who.actor, ident, changes, ledger=ctx.ledger)
         return {"id": ident}
 
     @router.delete("/{ident}", status_code=204)
@@ -66,7 +66,7 @@ def _add_records(router: APIRouter, kind: str) -> None:
         """Decommission: its token stops working at once."""
         _device(ctx, kind, ident)
         with ctx.write() as conn:
-            devices.delete_device(conn, ctx.clock.now(), who.actor, ident)
+            devices.delete_device(conn, ctx.clock.now(), who.actor, ident, ledger=ctx.ledger)
 
 
 def _add_pairing_and_reports(router: APIRouter, kind: str) -> None:

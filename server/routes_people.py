@@ -41,7 +41,7 @@ def update_person(person_id: str, body: PersonPatch, who: AdminCaller,
                   ctx: Ctx) -> dict:
     with ctx.write() as conn:
         people.update_person(conn, ctx.clock.now(), who.actor, person_id,
-                             changes_of(body, nullable=("valid_from", "valid_until")))
+                             changes_of(body, nullable=("valid_from", "valid_until")), ledger=ctx.ledger)
     return {"id": person_id}
 
 
@@ -49,7 +49,7 @@ def update_person(person_id: str, body: PersonPatch, who: AdminCaller,
 def delete_person(person_id: str, who: AdminCaller, ctx: Ctx) -> dict:
     """Erase a person. Doors confirm removal later: see ``GET /people/{id}/removals``."""
     with ctx.write() as conn:
-        people.delete_person(conn, ctx.clock.now(), who.actor, person_id)
+        people.delete_person(conn, ctx.clock.now(), who.actor, person_id, ledger=ctx.ledger)
     return {"id": person_id, "removals": f"/api/v1/people/{person_id}/removals"}
 
 
@@ -77,7 +77,7 @@ def add_finger(person_id: str, body: FingerBody, who: EnrolCaller,
 @router.delete("/fingers/{finger_id}", status_code=202)
 def delete_finger(finger_id: str, who: AdminCaller, ctx: Ctx) -> dict:
     with ctx.write() as conn:
-        people.delete_finger(conn, ctx.clock.now(), who.actor, finger_id)
+        people.delete_finger(conn, ctx.clock.now(), who.actor, finger_id, ledger=ctx.ledger)
     return {"id": finger_id}
 
 
@@ -103,7 +103,7 @@ def create_grant(body: GrantBody, who: AdminCaller, ctx: Ctx) -> dict:
 @router.delete("/grants/{grant_id}", status_code=204)
 def revoke_grant(grant_id: str, who: AdminCaller, ctx: Ctx) -> None:
     with ctx.write() as conn:
-        people.revoke_grant(conn, ctx.clock.now(), who.actor, grant_id)
+        people.revoke_grant(conn, ctx.clock.now(), who.actor, grant_id, ledger=ctx.ledger)
 
 
 @router.get("/retention")

@@ -41,7 +41,7 @@ def pair(body: PairBody, request: Request, ctx: Ctx) -> dict:
         module_password=body.module_password.encode() if body.module_password else None)
     try:
         with ctx.write() as conn:
-            return pairing.pair(conn, now, ctx.keys, pair_request)
+            return pairing.pair(conn, now, ctx.keys, pair_request, ledger=ctx.ledger)
     except Forbidden:
         throttle.failed(keys, now)
         raise

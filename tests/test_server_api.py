@@ -19,16 +19,42 @@ def test_a_bundle_holds_exactly_the_people_granted_the_doors_zone(server) -> Non
     site = make_site(server)
     admin = site.admin
     other_zone = admin.post("/api/v1/zones", json={"site_id": site.site_id, "name": "Tent"}).json()["id"]
-    alice = enrol(admin, "Alice", fingers=2)
-    bob = enrol(admin, "Bob", start=10)
-    carol = enrol(admin, "Carol", start=20)
-    assert admin.post("/api/v1/grants", json={"person_id": alice["person_id"], "zone_id": site.zone_id}).status_code == 201
-    assert admin.post("/api/v1/grants", json={"person_id": bob["person_id"], "zone_id": other_zone}).status_code == 201
+    people = {name: enrol(admin, name, start=10 * n) for n, name in enumerate(
+        ("Alice", "Bob", "Carol", "Dave", "Erin", "Frank"))}
+    now = server.clock.now()
+
+    def grant(name: str, zone: str) -> None:
+        answer = admin.post("/api/v1/grants", json={"person_id": people[name]["person_id"], "zone_id": zone})
+        assert answer.status_code == 201, answer.text
+
+    def patch(name: str, **changes) -> None:
+        answer = admin.patch(f"/api/v1/people/{people[name]['person_id']}", json=changes)
+        assert answer.status_code == 200, answer.text
+
+    # Everyone who must stay out is set up before the grants that must be carried, and the
+    # door's last change comes after all of them: its bundle is built from the whole picture,
+    # so a query that forgot a filter would carry them.
+    grant("Bob", other_zone)  # another zone only
+    grant("Alice", other_zone)  # also another zone: only this door's grant may travel
+    for name in ("Dave", "Erin", "Frank"):
+        grant(name, site.zone_id)
+    patch("Dave", active=False)  # revoked
+    patch("Erin", valid_until=now - 1)  # expired
+    patch("Frank", valid_until=now + 3600)  # still valid: carried
+    grant("Alice", site.zone_id)  # Carol: no grant at all
     snapshot = site.door.fetch()
-    assert [u.user_id for u in snapshot.users] == [alice["person_id"]]
-    assert {f.finger_id for f in snapshot.users[0].fingers} == set(alice["finger_ids"])
+    carried = {u.user_id: u for u in snapshot.users}
+    assert sorted(carried) == sorted(people[name]["person_id"] for name in ("Alice", "Frank"))
+    for name in ("Alice", "Frank"):
+        user = carried[people[name]["person_id"]]
+        assert {f.finger_id for f in user.fingers} == set(people[name]["finger_ids"])
+        assert [(g.zone_id, g.schedule_id) for g in user.grants] == [(site.zone_id, None)]
     assert snapshot.time_zone == "Europe/Berlin" and snapshot.zone.zone_id == site.zone_id
-    assert carol["person_id"] not in str(snapshot.to_payload())
+    payload = str(snapshot.to_payload())
+    for name in ("Bob", "Carol", "Dave", "Erin"):
+        assert people[name]["person_id"] not in payload
+        assert not any(finger in payload for finger in people[name]["finger_ids"])
+    assert other_zone not in payload
     assert "Alice" not in bundle.encode_payload(snapshot).decode()  # opaque ids only
 
 

@@ -52,6 +52,8 @@ def site(tmp_path):
     keys = tmp_path / "etc" / "server-keys"
     assert oct((keys / "signing.key").stat().st_mode & 0o777) == "0o600"
     assert oct((keys / "data.key").stat().st_mode & 0o777) == "0o600"
+    assert (keys / "removals.ledger").read_bytes() == b""  # made by init, as the server's user
+    assert oct((keys / "removals.ledger").stat().st_mode & 0o777) == "0o600"
     cli(config, "add-admin", "root", "--role", "admin", "--password-stdin", stdin="a long admin password\n")
     site_id = cli(config, "site", "add", "HQ", "--time-zone", "Europe/Berlin").stdout.strip()
     zone_id = cli(config, "zone", "add", "Lab", "--site", site_id).stdout.strip()
@@ -116,3 +118,121 @@ def test_cli_errors_are_one_line_without_traceback(site) -> None:
     assert result.returncode == 1 and "time_zone" in result.stderr and "Traceback" not in result.stderr
     result = cli(config, "grant", "u_nobody", "z_nowhere", check=False)
     assert result.returncode == 1 and "no person" in result.stderr
+
+
+# TEST-NET-1 (192.0.2.1) is on no interface: a server that got past the TLS rule fails to bind
+# there, so these tests never open a listener beyond loopback, not even when the rule regresses.
+UNBOUND = "192.0.2.1"
+
+
+def initialised(tmp_path: Path) -> Path:
+    config = tmp_path / "server.toml"
+    cli(config, "init", "--data-dir", str(tmp_path / "data"))
+    config.write_text(config.read_text().replace('host = "127.0.0.1"', f'host = "{UNBOUND}"'))
+    return config
+
+
+@pytest.mark.parametrize("options", [(), ("--host", UNBOUND)])
+def test_run_refuses_plain_http_on_a_non_loopback_address(tmp_path, options) -> None:
+    refused = cli(initialised(tmp_path), "run", "--port", "0", *options, check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"refusing to serve plain HTTP on '{UNBOUND}'" in refused.stderr
+    for remedy in ("tls_certfile", "tls_keyfile", "--behind-tls-proxy", "behind_tls_proxy = true"):
+        assert remedy in refused.stderr
+    assert "error while attempting to bind" not in refused.stderr  # refused before binding
+
+
+@pytest.mark.parametrize("setting, options", [("", ("--behind-tls-proxy",)),
+                                              ("behind_tls_proxy = false", ("--behind-tls-proxy",)),
+                                              ("behind_tls_proxy = true", ())])
+def test_run_behind_a_tls_proxy_goes_on_to_listen_on_the_address_given(tmp_path, setting, options) -> None:
+    config = initialised(tmp_path)
+    config.write_text(config.read_text().replace("behind_tls_proxy = false", setting))
+    result = cli(config, "run", "--port", "0", *options, check=False)
+    assert "refusing" not in result.stderr
+    assert result.returncode != 0 and "error while attempting to bind" in result.stderr, result.stderr
+
+
+def test_revocations_and_erasures_made_after_a_backup_survive_its_restore(site, tmp_path) -> None:
+    """Backup, then deactivate, revoke, erase, delete a finger and lock the zone down (API and
+    CLI, the server a process); stop, restore: the door's next bundle carries none of it back."""
+    config, _, _, zone_id, door_id = site
+    code = re.search(r"pairing code: (\S+)", cli(config, "pairing-code", door_id).stdout).group(1)
+    people, grants = {}, {}
+    for name in ("Alice", "Bob", "Carol", "Dave"):
+        people[name] = cli(config, "person", "add", name).stdout.strip()
+        cli(config, "person", "consent", people[name], f"form {name}")
+        grants[name] = cli(config, "grant", people[name], zone_id).stdout.strip()
+    server, url = start_server(config)
+    try:
+        with httpx.Client(base_url=url, trust_env=False, timeout=40) as client:
+            admin = admin_headers(client)
+            fingers = {name: [add_finger(client, admin, people[name], 10 * n + i) for i in range(2)]
+                       for n, name in enumerate(people)}
+            door = PairedDoor.pair(client, code)
+            assert {u.user_id for u in door.fetch(client).users} == set(people.values())
+            cli(config, "backup", str(tmp_path / "backup.db"))
+            assert client.patch(f"/api/v1/people/{people['Alice']}", json={"active": False},
+                                headers=admin).status_code == 200
+            cli(config, "revoke", grants["Bob"])
+            cli(config, "person", "delete", people["Carol"])
+            assert client.delete(f"/api/v1/fingers/{fingers['Dave'][0]}", headers=admin).status_code == 202
+            cli(config, "zone", "lockdown", zone_id, "on")
+    finally:
+        server.terminate()
+        server.wait(10)
+    restored = cli(config, "restore", str(tmp_path / "backup.db")).stdout
+    server, url = start_server(config)
+    try:
+        with httpx.Client(base_url=url, trust_env=False, timeout=40) as client:
+            snapshot = door.fetch(client)
+            assert [u.user_id for u in snapshot.users] == [people["Dave"]]  # Alice, Bob, Carol stay out
+            assert [f.finger_id for f in snapshot.users[0].fingers] == [fingers["Dave"][1]]
+            assert snapshot.lockdown is True
+            assert client.get("/api/v1/me", headers=admin).status_code == 401  # sessions ended
+            removed = client.get(f"/api/v1/people/{people['Carol']}/removals", headers=admin_headers(client))
+            assert {(r["device_id"], r["finger_id"]) for r in removed.json()} == {
+                (door_id, finger) for finger in fingers["Carol"]}
+    finally:
+        server.terminate()
+        server.wait(10)
+    for says in (f"person {people['Alice']}: active=False", f"grant {grants['Bob']} revoked",
+                 f"person {people['Carol']} erased", f"finger {fingers['Dave'][0]} deleted",
+                 f"zone {zone_id}: lockdown=True", "5 re-applied", "admin sessions ended: 1"):
+        assert says in restored, (says, restored)
+
+
+def admin_headers(client: httpx.Client) -> dict:
+    answer = client.post("/api/v1/sessions", json={"name": "root", "password": "a long admin password"})
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def add_finger(client: httpx.Client, admin: dict, person: str, n: int) -> str:
+    finger = {"name": f"finger {n}", "module_identity": R307, "template": b64(template(n))}
+    answer = client.post(f"/api/v1/people/{person}/fingers", json=finger, headers=admin)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+class PairedDoor:
+    """Just enough of a door to pair and verify its bundles across server restarts."""
+
+    def __init__(self, key, answer: dict) -> None:
+        self.key, self.door_id, self.token = key, answer["device_id"], answer["token"]
+        self.pinned = {answer["server_key_id"]: bundle.Ed25519PublicKey.from_public_bytes(
+            base64.b64decode(answer["server_public_key"]))}
+
+    @classmethod
+    def pair(cls, client: httpx.Client, code: str) -> PairedDoor:
+        key = bundle.generate_door_keys()
+        answer = client.post("/api/v1/pair", json={
+            "code": code, "module_identity": R307,
+            "x25519_public": base64.b64encode(bundle.raw_public(key.public_key())).decode()})
+        assert answer.status_code == 201, answer.text
+        return cls(key, answer.json())
+
+    def fetch(self, client: httpx.Client) -> bundle.Snapshot:
+        answer = client.get("/api/v1/device/bundle", headers={"Authorization": f"Bearer {self.token}"})
+        assert answer.status_code == 200, answer.text
+        return bundle.verify_bundle(answer.content, self.pinned, door_id=self.door_id)

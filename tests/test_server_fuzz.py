@@ -113,7 +113,9 @@ def test_string_fields_are_stored_verbatim_never_executed(world, name) -> None:
         return
     assert answer.status_code == 201, answer.text
     assert site.admin.get(f"/api/v1/people/{answer.json()['id']}").json()["name"] == name
-    assert site.admin.get(f"/api/v1/doors/{site.door_id}").status_code == 200  # tables intact
+    # Tables intact (the door itself may be gone: the fuzz above may have drawn its DELETE).
+    assert site.admin.get("/api/v1/doors").status_code == 200
+    assert site.admin.get("/api/v1/sites").json()[0]["id"] == site.site_id
 
 
 def test_oversized_and_invalid_utf8_values_are_refused_naming_the_field(world) -> None:

@@ -1,9 +1,15 @@
 """Templates unused for the retention period are warned about in the API, then deleted, and
-every door carrying them is bumped; a finger in use is kept."""
+every door carrying them is bumped; a finger in use is kept; no template goes without its
+warning having stood for the warning period."""
 
 from __future__ import annotations
 
-from tests.serverhelpers import enrol, make_site, running_server, wait_until
+from server import people
+from server.app import build_context
+from server.clock import ManualClock
+from server.keys import create_keys
+from server.monitor import Monitor
+from tests.serverhelpers import R307, enrol, make_config, make_site, running_server, template, wait_until
 
 DAY_S = 86400.0
 
@@ -30,3 +36,31 @@ def test_unused_templates_are_warned_about_then_deleted(tmp_path) -> None:
         assert snapshot.version > first.version
         actions = [(row["action"], row["actor"]) for row in admin.get("/api/v1/audit").json()]
         assert ("finger.delete", "server:retention") in actions
+
+
+def test_a_template_is_deleted_only_after_its_warning_has_stood_for_the_warning_period(tmp_path) -> None:
+    """Unused for far longer than the retention period, but never warned: the first sweep only
+    warns; deletion waits the whole warning period from that warning."""
+    config = make_config(tmp_path, retention_days=100.0, retention_warning_days=10.0)
+    keys = create_keys(config.signing_key_path, config.data_key_path)
+    clock = ManualClock()
+    ctx = build_context(config, clock, keys)
+    start = clock.now()
+    with ctx.db.transaction() as conn:
+        person = people.create_person(conn, start, "test", name="Idle")
+        people.record_consent(conn, start, "test", person, "form 1")
+        finger = people.add_finger(conn, start, "test", keys.data, person,
+                                   people.NewFinger("index", R307, template(1)))
+    monitor = Monitor(ctx)
+
+    def sweep_at(now: float) -> dict | None:
+        with ctx.db.transaction() as conn:
+            monitor.sweep_retention(conn, now)
+        row = ctx.read().execute("SELECT retention_warned_at FROM fingers WHERE id = ?", (finger,)).fetchone()
+        return dict(row) if row else None
+
+    warned_at = start + 500 * DAY_S  # the server was off, or the rule was just switched on
+    assert sweep_at(warned_at) == {"retention_warned_at": warned_at}
+    assert sweep_at(warned_at + 10 * DAY_S - 1) == {"retention_warned_at": warned_at}
+    assert sweep_at(warned_at + 10 * DAY_S) is None
+    ctx.db.close()

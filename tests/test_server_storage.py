@@ -7,9 +7,12 @@ import sqlite3
 
 import pytest
 
+from server import backup
+from server.clock import ManualClock
 from server.db import Database
 from server.keys import create_keys, load_keys
 from server.schema import MIGRATIONS
+from server.versions import next_version
 from tests.serverhelpers import enrol, make_site, running_server, template
 
 
@@ -78,3 +81,31 @@ def test_the_server_imports_only_the_codec_from_daemon() -> None:
             for name in names:
                 if name.split(".")[0] == "daemon":
                     assert name in ("daemon", "daemon.bundle"), f"{path.name} imports {name}"
+
+
+def test_a_version_is_above_the_last_the_floor_and_the_server_time_in_microseconds() -> None:
+    assert next_version(last=5, floor=7, now=1.0) == 1_000_000  # the time term
+    assert next_version(last=2_000_000, floor=7, now=1.0) == 2_000_001
+    assert next_version(last=5, floor=3_000_000, now=1.0) == 3_000_001
+    assert next_version(last=0, floor=0, now=1_800_000_000.25) == 1_800_000_000_250_000
+
+
+def test_a_restore_that_also_lost_the_version_floor_still_issues_versions_above_the_doors(tmp_path) -> None:
+    """The floor file is gone too (keys_dir rebuilt from an older copy): while the clock is
+    right, the time term alone keeps every new version above what doors already hold."""
+    with running_server(tmp_path) as server:
+        site = make_site(server)
+        keys = server.keys
+        first = site.door.fetch()
+        backup.backup(server.config.database, tmp_path / "backup.db")
+        enrol(site.admin, "Late")  # a change after the backup: doors get a higher version
+        site.admin.patch(f"/api/v1/doors/{site.door_id}", json={"lockdown": True})
+        held = site.door.fetch()
+        assert held.version > first.version
+    backup.restore(tmp_path / "backup.db", tmp_path / "server.db", server.ctx.ledger)
+    (tmp_path / "keys" / "bundle-version.floor").unlink()
+    clock = ManualClock(server.clock.now() + 1)
+    with running_server(tmp_path, clock=clock, keys=keys) as server:
+        door = site.door
+        door.server = server
+        assert door.fetch().version > held.version

@@ -10,6 +10,7 @@ import pytest
 from daemon import bundle
 from server import backup
 from server.clock import ManualClock
+from server.ledger import RemovalLedger
 from tests.serverhelpers import TestDoor, enrol, make_site, running_server
 
 
@@ -157,7 +158,7 @@ def test_versions_stay_above_every_issued_one_after_a_restore(tmp_path) -> None:
         highest = site.door.fetch().version
         assert highest > before
         keys, door = server.keys, site.door
-    backup.restore(tmp_path / "backup.db", tmp_path / "server.db")
+    backup.restore(tmp_path / "backup.db", tmp_path / "server.db", server.ctx.ledger)
     with running_server(tmp_path, clock=clock, keys=keys) as restored:
         door.server = restored
         assert door.fetch().version > highest
@@ -169,7 +170,7 @@ def test_restore_refuses_while_the_server_holds_the_lock(tmp_path) -> None:
     assert lock.acquire()
     try:
         with pytest.raises(RuntimeError, match="running"):
-            backup.restore(tmp_path / "a.db", tmp_path / "server.db")
+            backup.restore(tmp_path / "a.db", tmp_path / "server.db", RemovalLedger(tmp_path / "ledger"))
     finally:
         lock.release()
 

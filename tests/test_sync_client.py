@@ -208,7 +208,7 @@ def test_a_server_restored_from_a_backup_gets_the_lost_events_again_and_no_rollb
         finally:
             client.stop()
         keys = server.keys
-    backup.restore(tmp_path / "backup.db", tmp_path / "server.db")
+    backup.restore(tmp_path / "backup.db", tmp_path / "server.db", server.ctx.ledger)
     with running_server(tmp_path, clock=clock, keys=keys) as restored:
         credentials = dataclasses.replace(credentials, server_url=restored.url)
         journal.append("granted", {"n": 4})
