@@ -40,11 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from daemon.bundle import Event, make_event
-from daemon.journal_file import JournalError, JournalWriteError, read_head
+from daemon.journal_file import SCHEMA_VERSION, JournalError, JournalWriteError, read_head
 from daemon.journal_lineage import open_following, save_lineage
 from daemon.journal_loss import LostRange, read_rows
 
-__all__ = ["EventJournal", "JournalError", "JournalWriteError", "check_detail", "utc_text"]
+__all__ = ["SCHEMA_VERSION", "EventJournal", "JournalError", "JournalWriteError", "check_detail",
+           "utc_text"]
 
 log = logging.getLogger(__name__)
 

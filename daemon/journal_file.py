@@ -105,9 +105,6 @@ def _check(conn: sqlite3.Connection, path: Path) -> None:
     problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
     if problems != ["ok"]:
         raise JournalUnreadable(f"{path}: quick_check failed: {'; '.join(problems[:5])}")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise JournalError(f"{path}: written by a newer doorward (journal schema {version})")
 
 
 def _migrate(conn: sqlite3.Connection, door_id: str) -> None:
