@@ -19,6 +19,7 @@ instead of answering 409 for ever), and the three ways a loss becomes an alarm, 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -101,11 +102,12 @@ def check_new_journal(conn: sqlite3.Connection, now: float, sinks: list[str],
 
 
 def _raised(conn: sqlite3.Connection, device_id: str, journal_id: Any, from_seq: Any) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM alarms WHERE device_id = ? AND kind = ? AND "
-        "json_extract(detail, '$.journal_id') = ? AND json_extract(detail, '$.from_seq') = ?",
-        (device_id, KIND, str(journal_id), from_seq if isinstance(from_seq, int) else -1),
-    ).fetchone() is not None
+    """Whether this door already has the alarm of the loss of ``journal_id`` from
+    ``from_seq`` (compared in Python: the schema stays free of SQLite's JSON functions)."""
+    rows = conn.execute("SELECT detail FROM alarms WHERE device_id = ? AND kind = ?",
+                        (device_id, KIND)).fetchall()
+    return any((detail.get("journal_id"), detail.get("from_seq")) == (journal_id, from_seq)
+               for detail in (json.loads(row[0]) for row in rows))
 
 
 def _server_view(conn: sqlite3.Connection, device_id: str, journal_id: Any, from_seq: Any,
