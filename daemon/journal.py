@@ -14,6 +14,13 @@ from being attempted. The defaults are the promise's floors (120 h, 500,000 rows
 ``[storage]`` section refuses less. Failed appends raise ``JournalWriteError``; the
 ``ResilientJournal`` (``daemon/journal_resilient.py``) queues and retries them.
 
+Losses are on the record too. ``declare_loss`` journals a ``LostRange``
+(``daemon/journal_loss.py``) as an ``alarm`` record and keeps it in the ``losses`` table
+in the same transaction. At open the journal compares itself with its lineage file
+(``daemon/journal_lineage.py``): a file that does not continue the remembered chain is set
+aside (renamed, never deleted), a new chain is started, and its first record declares what
+was lost of the old one. ``on_loss`` is told of every declaration once it is durable.
+
 Plain ``sqlite3`` rather than sqlite-utils: the append is the hot path of every grant, and
 one ``BEGIN IMMEDIATE`` / ``INSERT`` / ``COMMIT`` on a bare connection keeps its cost close
 to the one fsync it needs (bench ``journal.append_over_fsync_ratio``).
@@ -23,36 +30,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon.bundle import GENESIS_HASH, Event, make_event
-from daemon.errors import DoorwardError
+from daemon.bundle import Event, make_event
+from daemon.journal_file import SCHEMA_VERSION, JournalError, JournalWriteError, read_head
+from daemon.journal_lineage import open_following, save_lineage
+from daemon.journal_loss import LostRange, read_rows
+
+__all__ = ["SCHEMA_VERSION", "EventJournal", "JournalError", "JournalWriteError", "check_detail",
+           "utc_text"]
+
+log = logging.getLogger(__name__)
 
 RETENTION_S_MIN = 120 * 3600
 MAX_ACKNOWLEDGED_ROWS_MIN = 500_000
 MIN_FREE_BYTES_DEFAULT = 64 * 1024 * 1024
 RESERVED_DETAIL = ("event_id", "wall_trusted", "mono_s", "boot_id")
-SCHEMA_VERSION = 1
-SCHEMA = (
-    "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), journal_id TEXT NOT NULL, "
-    "door_id TEXT NOT NULL, acked_seq INTEGER NOT NULL)",
-    # The newest row is the chain's head (seq and hash): an append writes this table only.
-    "CREATE TABLE events (seq INTEGER PRIMARY KEY, wall_s REAL NOT NULL, hash TEXT NOT NULL, "
-    "record TEXT NOT NULL)",
-)
-
-
-class JournalError(DoorwardError):
-    """The journal cannot be opened or used; the message names the file."""
-
-
-class JournalWriteError(JournalError, OSError):
-    """An append did not become durable (disk full, I/O error); nothing was half-written."""
+LossListener = Callable[[LostRange], None]
 
 
 def utc_text(wall_s: float) -> str:
@@ -69,6 +70,12 @@ def check_detail(detail: dict[str, Any]) -> None:
     json.dumps(detail)  # TypeError now, not at the write: opaque ids, numbers, text only
 
 
+def stamped(detail: dict[str, Any], wall_trusted: bool, mono_now: float,
+            boot_id: str) -> dict[str, Any]:
+    return {**detail, "event_id": secrets.token_hex(16), "wall_trusted": wall_trusted,
+            "mono_s": mono_now, "boot_id": boot_id}
+
+
 class EventJournal:
     """The door's durable, hash-chained event log."""
 
@@ -81,8 +88,11 @@ class EventJournal:
         self.retention_s, self.max_acknowledged_rows = retention_s, max_acknowledged_rows
         self.min_free_bytes = min_free_bytes
         self.disk_low = False
+        self.on_loss: LossListener | None = None  # the door's alarm, once a loss is durable
         self._lock = threading.Lock()
-        self._conn = self._open()
+        # What this file lost of the remembered chain: declared by the first append.
+        self._conn, self.replaced = open_following(self.path, door_id)
+        self._replacement = self.replaced
         self._load_head()
 
     # ---- writing ----
@@ -91,11 +101,14 @@ class EventJournal:
                mono_now: float, boot_id: str) -> Event:
         """Add one record; when this returns the record is on disk. Raises JournalWriteError."""
         check_detail(detail)
-        full = {**detail, "event_id": secrets.token_hex(16), "wall_trusted": wall_trusted,
-                "mono_s": mono_now, "boot_id": boot_id}
-        with self._lock:
-            self.check_disk()
-            return self._append_locked(kind, full, wall_now)
+        return self._append(kind, stamped(detail, wall_trusted, mono_now, boot_id), wall_now)
+
+    def declare_loss(self, loss: LostRange, *, wall_now: float, wall_trusted: bool,
+                     mono_now: float, boot_id: str) -> Event:
+        """Journal that ``loss`` will never be sent: an ``alarm`` record the server raises one
+        alarm from, kept in ``losses`` so the upload can name it. Raises JournalWriteError."""
+        detail = stamped(loss.record_detail(), wall_trusted, mono_now, boot_id)
+        return self._append("alarm", detail, wall_now, loss)
 
     def acknowledge(self, up_to_seq: int) -> None:
         """The server holds every record up to ``up_to_seq``; they may now be pruned."""
@@ -105,11 +118,13 @@ class EventJournal:
                                  f"the journal ends at {self._last_seq}")
             self._write("UPDATE meta SET acked_seq = MAX(acked_seq, ?) WHERE id = 1",
                         (up_to_seq,))
+            if self._replacement is None:  # never before the old chain's loss is declared
+                self._save_lineage()
 
     def resend_from(self, seq: int) -> bool:
         """The server lost records from ``seq`` on (it was restored from a backup): mark them
         unacknowledged again so they are sent again. False when pruning already removed
-        some of them (the caller raises an alarm: they cannot be recovered from here)."""
+        some of them (the caller declares those lost: they cannot be sent from here)."""
         with self._lock:
             if seq > self._acked_seq():
                 return True
@@ -150,13 +165,19 @@ class EventJournal:
     def last_seq(self) -> int:
         return self._last_seq
 
-    def unacknowledged(self, limit: int) -> list[Event]:
-        """The oldest ``limit`` records the server has not acknowledged, oldest first."""
+    def unacknowledged_rows(self, limit: int) -> tuple[int, list[tuple[int, str]]]:
+        """The acknowledged seq and the oldest ``limit`` stored rows after it, read together."""
         with self._lock:
+            acked = self._acked_seq()
             rows = self._conn.execute(
-                "SELECT record FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                (self._acked_seq(), limit)).fetchall()
-        return [Event.from_dict(json.loads(record)) for (record,) in rows]
+                "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (acked, limit)).fetchall()
+        return acked, rows
+
+    def unacknowledged(self, limit: int) -> list[Event]:
+        """The well-formed records among the oldest ``limit`` unacknowledged rows."""
+        acked, rows = self.unacknowledged_rows(limit)
+        return read_rows(rows, acked, self._journal_id, self.door_id).events
 
     def events(self, from_seq: int = 1) -> list[Event]:
         """Every stored record from ``from_seq`` on, acknowledged or not (checks, audits)."""
@@ -164,6 +185,28 @@ class EventJournal:
             rows = self._conn.execute("SELECT record FROM events WHERE seq >= ? ORDER BY seq",
                                       (from_seq,)).fetchall()
         return [Event.from_dict(json.loads(record)) for (record,) in rows]
+
+    def pending_losses(self) -> list[LostRange]:
+        """Declared losses whose declaring record the server has not acknowledged yet."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT journal_id, from_seq, to_seq, reason FROM losses WHERE declared_seq > ?"
+                " ORDER BY declared_seq", (self._acked_seq(),)).fetchall()
+        return [LostRange(*row) for row in rows]
+
+    def declared(self, journal_id: str, seq: int) -> bool:
+        """Whether a declared loss already covers ``seq`` of ``journal_id``."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT 1 FROM losses WHERE journal_id = ? AND from_seq <= ? AND "
+                "(to_seq IS NULL OR to_seq >= ?)", (journal_id, seq, seq)).fetchone() is not None
+
+    def stored_seqs(self, from_seq: int) -> tuple[int | None, int | None]:
+        """(oldest stored seq, first stored seq at or after ``from_seq``)."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT MIN(seq), (SELECT MIN(seq) FROM events WHERE seq >= ?) FROM events",
+                (from_seq,)).fetchone()
 
     def backlog(self) -> int:
         with self._lock:
@@ -182,23 +225,68 @@ class EventJournal:
         with self._lock:
             self._conn.close()
 
-    # ---- internals ----
+    # ---- appending ----
 
-    def _append_locked(self, kind: str, detail: dict[str, Any], wall_now: float) -> Event:
+    def _append(self, kind: str, detail: dict[str, Any], wall_now: float,
+                loss: LostRange | None = None) -> Event:
+        with self._lock:
+            self.check_disk()
+            event, declared = self._append_locked(kind, detail, wall_now, loss)
+        for lost in declared:  # outside the lock: the listener logs and takes its own lock
+            self._tell(lost)
+        return event
+
+    def _append_locked(self, kind: str, detail: dict[str, Any], wall_now: float,
+                       loss: LostRange | None) -> tuple[Event, list[LostRange]]:
         if self._head_stale:
             self._load_head()
-        event = make_event(door_id=self.door_id, journal_id=self._journal_id,
-                           seq=self._last_seq + 1, at=utc_text(wall_now), kind=kind,
-                           detail=detail, prev_hash=self._last_hash)
-        record = json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"))
+        records: list[tuple[str, dict[str, Any], LostRange | None]] = []
+        replacing = self._replacement
+        if replacing is not None:  # the new chain's first record names what the old one lost
+            records.append(("alarm", {**replacing.record_detail(), **_stamp_of(detail)},
+                            replacing))
+        records.append((kind, detail, loss))
+        event = self._insert(records, wall_now)
+        if replacing is not None:
+            self._replacement = None
+            self._save_lineage()
+        return event, [lost for _, _, lost in records if lost is not None]
+
+    def _insert(self, records: list[tuple[str, dict[str, Any], LostRange | None]],
+                wall_now: float) -> Event:
+        """Chain ``records`` after the head and write them in one transaction."""
+        seq, prev_hash, statements = self._last_seq, self._last_hash, []
+        for kind, detail, loss in records:
+            seq += 1
+            event = make_event(door_id=self.door_id, journal_id=self._journal_id, seq=seq,
+                               at=utc_text(wall_now), kind=kind, detail=detail,
+                               prev_hash=prev_hash)
+            record = json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"))
+            statements.append(("INSERT INTO events VALUES (?, ?, ?, ?)",
+                               (seq, wall_now, event.hash, record)))
+            if loss is not None:
+                statements.append(("INSERT INTO losses VALUES (?, ?, ?, ?, ?)",
+                                   (seq, loss.journal_id, loss.from_seq, loss.to_seq,
+                                    loss.reason)))
+            prev_hash = event.hash
         try:
-            self._transaction([("INSERT INTO events VALUES (?, ?, ?, ?)",
-                                (event.seq, wall_now, event.hash, record))])
+            self._transaction(statements)
         except sqlite3.Error as error:
             self._head_stale = True  # re-read what is on disk before the next attempt
-            raise JournalWriteError(f"{self.path}: append of {kind!r} failed: {error}") from error
-        self._last_seq, self._last_hash = event.seq, event.hash
+            raise JournalWriteError(
+                f"{self.path}: append of {records[-1][0]!r} failed: {error}") from error
+        self._last_seq, self._last_hash = seq, prev_hash
         return event
+
+    def _tell(self, lost: LostRange) -> None:
+        log.error("%s: %s", self.path, lost.text())
+        if self.on_loss is not None:
+            try:
+                self.on_loss(lost)
+            except Exception:  # the declaration is durable; the listener's failure is its own
+                log.exception("the journal-loss listener failed")
+
+    # ---- SQLite ----
 
     def _transaction(self, statements: list[tuple[str, tuple]]) -> int:
         changed = 0
@@ -223,46 +311,15 @@ class EventJournal:
         return self._conn.execute("SELECT acked_seq FROM meta WHERE id = 1").fetchone()[0]
 
     def _load_head(self) -> None:
-        try:
-            self._journal_id, stored_door = self._conn.execute(
-                "SELECT journal_id, door_id FROM meta WHERE id = 1").fetchone()
-            head = self._conn.execute(
-                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        except sqlite3.Error as error:
-            raise JournalWriteError(
-                f"{self.path}: cannot read the journal head: {error}") from error
-        self._last_seq, self._last_hash = head or (0, GENESIS_HASH)
-        if stored_door != self.door_id:
-            raise JournalError(f"{self.path}: journal of door {stored_door!r}, "
-                               f"not {self.door_id!r}; move it aside to start a new one")
+        head = read_head(self._conn, self.path, self.door_id)
+        self._journal_id, self._last_seq, self._last_hash = head
         self._head_stale = False
 
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            self._check_and_migrate(conn)
-        except sqlite3.DatabaseError as error:
-            conn.close()
-            raise JournalError(f"{self.path}: not a usable journal database: {error}") from None
-        except JournalError:
-            conn.close()
-            raise
-        return conn
+    def _save_lineage(self) -> None:
+        save_lineage(self.path, self.door_id, self._journal_id, self._acked_seq())
 
-    def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
-        if problems != ["ok"]:
-            raise JournalError(f"{self.path}: quick_check failed: {'; '.join(problems[:5])}")
-        # Numbered migrations from empty, recorded in user_version with the schema change.
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-            return
-        self._conn = conn
-        self._transaction([*((statement, ()) for statement in SCHEMA),
-                           ("INSERT INTO meta VALUES (1, ?, ?, 0)",
-                            ("j-" + secrets.token_hex(8), self.door_id)),
-                           (f"PRAGMA user_version = {SCHEMA_VERSION}", ())])
+
+def _stamp_of(detail: dict[str, Any]) -> dict[str, Any]:
+    """The journal's fields for a record written with ``detail``'s: same moment, own id."""
+    return {"event_id": secrets.token_hex(16),
+            **{name: detail[name] for name in RESERVED_DETAIL if name != "event_id"}}

@@ -31,6 +31,7 @@ from daemon.controller import Controller
 from daemon.controller_events import (
     ClockTrustChanged, FingerLifted, ModuleClaim, ReaderAvailability, SnapshotApplied,
 )
+from daemon.journal_upload import UploadFeed
 from daemon.notify import Notifier
 from daemon.service_build import (
     ReaderCallbacks, StartProblems, open_cache, open_credentials, open_hardware, open_journal,
@@ -119,6 +120,7 @@ class DoorService:
         self.journal = ServiceJournal(open_journal(self.config, self.credentials), self.trust,
                                       read_boot_id())
         self.alarms = ServiceAlarms(self.journal)
+        self.journal.journal.journal.on_loss = self.alarms.journal_loss  # before any append
         self.decisions = RecentDecisions()
         self.journal.listen(self.decisions)
 
@@ -164,8 +166,10 @@ class DoorService:
         self.applier = BundleApplier(self.cache, self.credentials, self.trust, self.journal,
                                      self.link.module_facts, self._snapshot_applied,
                                      self.config.policy)
+        feed = UploadFeed(self.journal.journal.journal, self.journal.stamp,
+                          self.alarms.chain_break)
         self.sync = SyncClient(self.credentials, self.config.server, apply_bundle=self.applier,
-                               journal=self.journal.journal.journal, heartbeat=self._heartbeat,
+                               journal=feed, heartbeat=self._heartbeat,
                                sync_interval_s=self._sync_interval_s)
         sync = self.sync
         self.journal.listen(lambda kind, detail: sync.events_journalled())
@@ -226,7 +230,8 @@ class DoorService:
 
     def watchdog_problems(self, mono_now: float) -> list[str]:
         return self.liveness.problems(mono_now, self.config.daemon.watchdog_stale_s,
-                                      self.controller, self.link, self.pulse.last_mono)
+                                      self.controller, self.link, self.pulse.last_mono,
+                                      self.sync)
 
     def write_status(self, state: str, problems: list[str], mono_now: float) -> None:
         sections = self.status_sections(mono_now)

@@ -5,7 +5,10 @@ daemon's writes are never blocked), returns the records after the last one it re
 and checks each against the one before it: the sequence has no gaps and every record's hash
 chains to its predecessor's (``bundle.verify_chain``, the same rule the server applies). A
 journal pruned of acknowledged records starts at a later sequence; its first stored record
-is then taken as the anchor. ``broken`` names the first record that fails.
+is then taken as the anchor. ``broken`` names the first record that fails: a gap, a record
+that does not chain, or one that cannot be read at all (not JSON, not a record), with its
+sequence number, never a traceback; when the journal itself declared that record lost
+(``daemon/journal_loss.py``), the declaring record is named too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from daemon.bundle import GENESIS_HASH, Event, verify_chain
+from daemon.bundle import GENESIS_HASH, BundleFormatError, Event, verify_chain
 
 JOURNAL_NAMES = ("journal.db", "journal-unpaired.db")
 HIDDEN_DETAIL = ("event_id", "mono_s", "boot_id")  # shown by --json only
@@ -30,6 +33,7 @@ class JournalTail:
         self.count = 0
         self.first_seq: int | None = None
         self.broken: str | None = None
+        self._broken_seq = 0
 
     @classmethod
     def for_state_dir(cls, state_dir: Path) -> JournalTail:
@@ -53,25 +57,59 @@ class JournalTail:
                                   (self._last_seq or 0,)).fetchall()
         good: list[Event] = []
         for seq, record in rows:
-            event = Event.from_dict(json.loads(record))
-            if not self._accept(seq, event):
+            event = self._parse(seq, record)
+            if event is None or not self._accept(seq, event):
                 break
             good.append(event)
+        if self.broken is not None:
+            self.broken += self._declaration(self._broken_seq)
         return good
+
+    def _parse(self, seq: int, record: str) -> Event | None:
+        try:
+            data = json.loads(record)
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            return Event.from_dict(data)
+        except (ValueError, TypeError, BundleFormatError) as error:
+            self._broken_at(seq, f"record {seq} is unreadable ({error})")
+            return None
+
+    def _broken_at(self, seq: int, why: str) -> None:
+        self.broken, self._broken_seq = why, seq
+
+    def _declaration(self, seq: int) -> str:
+        """Which record declared ``seq`` lost, if one did (journals before schema 2: none)."""
+        try:
+            with contextlib.closing(self._connection.cursor()) as cursor:
+                row = cursor.execute(
+                    "SELECT declared_seq, reason FROM losses WHERE from_seq <= ? AND "
+                    "(to_seq IS NULL OR to_seq >= ?) AND journal_id = "
+                    "(SELECT journal_id FROM meta WHERE id = 1) ORDER BY declared_seq LIMIT 1",
+                    (seq, seq)).fetchone()
+        except sqlite3.Error:
+            return ""
+        return f"; declared lost ({row[1]}) by record {row[0]}" if row else ""
 
     def _accept(self, seq: int, event: Event) -> bool:
         if self._last_seq is None:
             self.first_seq = seq
             self._last_hash = event.prev_hash if seq > 1 else GENESIS_HASH
         elif seq != self._last_seq + 1:
-            self.broken = f"gap: record {seq} follows {self._last_seq}"
+            self._broken_at(self._last_seq + 1, f"gap: record {seq} follows {self._last_seq}")
             return False
-        if event.seq != seq or verify_chain([event], self._last_hash) is not None:
-            self.broken = f"record {seq} does not chain to record {self._last_seq}"
+        if event.seq != seq or not self._chains(event):
+            self._broken_at(seq, f"record {seq} does not chain to record {self._last_seq}")
             return False
         self._last_seq, self._last_hash = seq, event.hash
         self.count += 1
         return True
+
+    def _chains(self, event: Event) -> bool:
+        try:
+            return verify_chain([event], self._last_hash) is None
+        except (ValueError, TypeError):  # fields of the wrong type cannot even be hashed
+            return False
 
     def summary(self) -> str:
         span = (f"seq {self.first_seq}..{self._last_seq}" if self._last_seq is not None

@@ -2,9 +2,11 @@
 
 Owns ``ServiceJournal`` (the controller's ``JournalSink``: binds wall time, whether it is
 trusted, monotonic time and the boot id to each ``ResilientJournal`` append, then tells its
-listeners, e.g. the sync client's ``events_journalled``), ``ServiceAlarms`` (the
-``AlarmSink``: every alarm is journalled as ``("alarm", {"alarm": kind, "detail": ...})``,
-which the server turns into an alarm for its webhook and syslog), ``DeclaredClock`` (the
+listeners, e.g. the sync client's ``events_journalled``; ``stamp()`` gives the same fields
+to the upload's loss declarations), ``ServiceAlarms`` (the ``AlarmSink``: every alarm is
+journalled as ``("alarm", {"alarm": kind, "detail": ...})``, which the server turns into an
+alarm for its webhook and syslog; ``journal_loss`` and ``journal_chain_break`` are the
+journal's own alarms, already on the record, so they are only logged and listed), ``DeclaredClock`` (the
 controller's ``ClockEdge``: synchronised when ``[clock]`` declares an RTC or
 ``assume_synchronised``), ``RecentDecisions`` (the status file's last decisions, reason codes
 only, never user or finger ids) and ``read_boot_id``.
@@ -25,12 +27,15 @@ from typing import Any
 
 from daemon.clock import ClockEdge, TimeTrust
 from daemon.journal import utc_text
+from daemon.journal_loss import LOSS_ALARM, LostRange
 from daemon.journal_resilient import ResilientJournal
+from daemon.journal_upload import Stamp
 from daemon.sinks import kind_text
 
 log = logging.getLogger(__name__)
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+ALARM_CHAIN_BREAK = "journal_chain_break"
 DECISION_KINDS = ("access_granted", "access_denied", "scan_ignored")
 JournalListener = Callable[[str, dict[str, Any]], None]
 
@@ -67,6 +72,10 @@ class ServiceJournal:
     def listen(self, listener: JournalListener) -> None:
         self._listeners.append(listener)
 
+    def stamp(self) -> Stamp:
+        reading = self._trust.read()
+        return Stamp(reading.wall_now, reading.trusted, time.monotonic(), self._boot_id)
+
     def append(self, kind: str, detail: dict[str, Any]) -> None:
         reading = self._trust.read()
         self.journal.append(kind, detail, wall_now=reading.wall_now, wall_trusted=reading.trusted,
@@ -88,13 +97,24 @@ class ServiceAlarms:
 
     def raise_alarm(self, kind: object, detail: object) -> None:
         text = kind_text(kind)
-        log.warning("alarm %s: %s", text, detail)
-        with self._lock:
-            self._recent.append({"alarm": text, "at": utc_text(time.time())})
+        self._note(text, detail)
         try:
             self._journal.append("alarm", {"alarm": text, "detail": str(detail)})
         except Exception:  # ResilientJournal never raises for IO; this is a caller mistake
             log.exception("alarm %s could not be journalled", text)
+
+    def journal_loss(self, loss: LostRange) -> None:
+        """The journal declared ``loss`` (its record goes up and is the server's alarm)."""
+        self._note(LOSS_ALARM, loss.text())
+
+    def chain_break(self, seq: int, why: str) -> None:
+        """A stored record fails its own hash: it is sent as it is, the server flags it."""
+        self._note(ALARM_CHAIN_BREAK, f"journal record {seq}: {why}")
+
+    def _note(self, kind: str, detail: object) -> None:
+        log.warning("alarm %s: %s", kind, detail)
+        with self._lock:
+            self._recent.append({"alarm": kind, "at": utc_text(time.time())})
 
     def recent(self) -> list[dict[str, Any]]:
         with self._lock:

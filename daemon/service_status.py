@@ -1,12 +1,15 @@
 """The daemon's status: what the status file holds, and whether the watchdog may be pinged.
 
-Owns ``Liveness`` (the last sign of life of each loop: controller, reader, supervision and
-the GPIO) and ``status_document``, a plain dict for ``daemon/status_file.py``. The watchdog
-is pinged only while every loop that should run has shown life within ``stale_s``: the
-controller's own ``alive_at_mono``, the reader's pulse (only while a reader exists: a door
-without its module is degraded, not hung), the supervision loop, and a GPIO read that
-returned. A stalled GPIO therefore stops the pings, and systemd restarts the daemon while
-the relay line falls back to its safe level. Reads only in-memory views and the clock.
+Owns ``Liveness`` (the last sign of life of each loop: controller, reader, supervision, the
+GPIO and the sync loops) and ``status_document``, a plain dict for ``daemon/status_file.py``.
+The watchdog is pinged only while every loop that should run has shown life within
+``stale_s``: the controller's own ``alive_at_mono``, the reader's pulse (only while a reader
+exists: a door without its module is degraded, not hung), the supervision loop, a GPIO read
+that returned, and, while the door is paired, every sync loop alive and none stuck in one
+step past its deadlines (``SyncClient.problems``: a loop waiting out a back-off is alive).
+A stalled GPIO or a dead upload loop therefore stops the pings, and systemd restarts the
+daemon while the relay line falls back to its safe level. Reads only in-memory views and
+the clock.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ class Liveness:
     relay_read_energised: bool | None = None  # the relay line as last read back
 
     def problems(self, mono_now: float, stale_s: float, controller: Controller,
-                 link: ModuleLink, reader_pulse_mono: float) -> list[str]:
+                 link: ModuleLink, reader_pulse_mono: float,
+                 sync: SyncClient | None = None) -> list[str]:
         """Empty when every loop is alive; otherwise what is not."""
         found = []
         alive = controller.status().alive_at_mono
@@ -43,6 +47,8 @@ class Liveness:
             found.append("supervision loop not alive")
         if self.gpio_ok_mono is None or mono_now - self.gpio_ok_mono > stale_s:
             found.append(f"GPIO not answering ({self.gpio_error or 'no reply yet'})")
+        if sync is not None:
+            found += sync.problems(mono_now)
         return found
 
 

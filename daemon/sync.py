@@ -8,6 +8,18 @@ acknowledges), and the heartbeat (every ``sync_interval_s`` of the applied bundl
 back off exponentially with full jitter up to 5 minutes; every wait is on a stop event, so
 ``stop()`` takes milliseconds. Nothing here blocks the access path: decisions never wait
 for the network.
+
+No loop dies and none spins: any exception in a step is logged, shown in the status and
+backed off, and ``problems()`` tells the watchdog about a thread that died or is stuck in
+one step far past its deadlines. The status is per loop: ``online`` only while every loop's
+last attempt reached the server, ``last_error`` naming each loop that is failing.
+
+The upload never takes a refusal for success. A 409 (gap) acknowledges what the server
+kept and asks the journal feed to resolve the gap: records the server lost are sent again,
+records this door can no longer send are declared lost (``daemon/journal_upload.py``) and
+named in the body's ``losses`` until the server acknowledges the declaration; then it tries
+again at once. A gap that the feed cannot resolve, or that comes back unchanged, is a
+failure (status, back-off), never a retry every 250 ms.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from typing import Any, Protocol
 
 from daemon.bundle import Event
 from daemon.credentials import Credentials
+from daemon.journal_loss import LostRange
 from daemon.http import ServerConnection, ServerRefused, SyncError, refusal
 from daemon.module_config import ServerConfig
 
@@ -30,12 +43,17 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.25
 MAX_BATCH = 500
 BACKOFF_CAP_S = 300.0
+STEP_GRACE_S = 60.0  # beyond every request deadline: a step this late is wedged
 
 
 class JournalFeed(Protocol):
+    """What the uploader reads (``daemon/journal_upload.py``). ``pending_losses`` and
+    ``resolve_gap`` are only asked for once ``unacknowledged`` returned records."""
+
     def unacknowledged(self, limit: int) -> list[Event]: ...
     def acknowledge(self, up_to_seq: int) -> None: ...
-    def resend_from(self, seq: int) -> bool: ...
+    def pending_losses(self) -> list[LostRange]: ...
+    def resolve_gap(self, expected_seq: int) -> bool: ...
 
     @property
     def journal_id(self) -> str: ...
@@ -43,11 +61,19 @@ class JournalFeed(Protocol):
 
 @dataclass(frozen=True)
 class SyncStatus:
-    online: bool = False
     last_success_mono: float | None = None
-    last_error: str | None = None
     etag: str | None = None
     events_acknowledged: int = 0
+    failing: tuple[tuple[str, str], ...] = ()  # (loop, error) of each loop whose last try failed
+
+    @property
+    def online(self) -> bool:
+        """The server answered, and every loop's last attempt got through."""
+        return self.last_success_mono is not None and not self.failing
+
+    @property
+    def last_error(self) -> str | None:
+        return "; ".join(f"{loop}: {error}" for loop, error in self.failing) or None
 
 
 class Backoff:
@@ -89,6 +115,8 @@ class SyncClient:
         self._status = SyncStatus()
         self._threads: list[threading.Thread] = []
         self._connections: list[ServerConnection] = []
+        self._busy_since: dict[str, float | None] = {}  # loop -> when its current step began
+        self._last_gap: tuple[Any, ...] | None = None
 
     # ---- lifecycle ----
 
@@ -126,6 +154,17 @@ class SyncClient:
         with self._lock:
             return self._status
 
+    def problems(self, mono_now: float) -> list[str]:
+        """For the watchdog: loops that died, or are stuck in one step past every deadline."""
+        if self._stop.is_set():
+            return []
+        limit_s = self._config.request_deadline_s + self._config.long_poll_s + STEP_GRACE_S
+        found = [f"{thread.name} loop died" for thread in self._threads if not thread.is_alive()]
+        for name, since in list(self._busy_since.items()):
+            if since is not None and mono_now - since > limit_s:
+                found.append(f"{name} loop stuck in one step for {mono_now - since:.0f} s")
+        return found
+
     def _connection(self) -> ServerConnection:
         connection = ServerConnection(
             self._credentials.server_url, token=self._credentials.token,
@@ -137,14 +176,20 @@ class SyncClient:
         return connection
 
     def _succeeded(self, **changes: Any) -> None:
-        with self._lock:
-            self._status = replace(self._status, online=True, last_success_mono=time.monotonic(),
-                                   last_error=None, **changes)  # fmt: skip
+        """The calling loop's request got through."""
+        self._settled(None, last_success_mono=time.monotonic(), **changes)
 
     def _failed(self, error: Exception) -> None:
-        log.warning("sync: %s", error)
+        log.warning("sync %s: %s", _loop_name(), error)
+        self._settled(str(error) or type(error).__name__)
+
+    def _settled(self, error: str | None, **changes: Any) -> None:
+        """Record the calling loop's outcome: failing with ``error``, or fine (None)."""
+        loop = _loop_name()
         with self._lock:
-            self._status = replace(self._status, online=False, last_error=str(error))
+            failing = tuple((name, text) for name, text in self._status.failing if name != loop)
+            failing += ((loop, error),) if error is not None else ()
+            self._status = replace(self._status, failing=failing, **changes)
 
     def _run(self, step: Callable[[ServerConnection], float], wake: threading.Event) -> None:
         """Run ``step`` until stopped; it returns how long to wait before the next step."""
@@ -152,18 +197,32 @@ class SyncClient:
         connection = self._connection()
         try:
             while not self._stop.is_set():
-                try:
-                    wait_s = step(connection)
-                    backoff.reset()
-                except SyncError as error:
-                    if self._stop.is_set():
-                        break  # aborted by stop(): not a failure of the server
-                    self._failed(error)
-                    wait_s = backoff.next_s()
+                wait_s = self._attempt(step, connection, backoff)
+                if wait_s is None:
+                    break
                 if wait_s > 0 and wake.wait(wait_s):
                     wake.clear()
         finally:
             connection.close()
+
+    def _attempt(self, step: Callable[[ServerConnection], float], connection: ServerConnection,
+                 backoff: Backoff) -> float | None:
+        """One step; any failure is backed off (None: stopped). Nothing kills the loop."""
+        loop = _loop_name()
+        self._busy_since[loop] = time.monotonic()
+        try:
+            wait_s = step(connection)
+            backoff.reset()
+            return wait_s
+        except Exception as error:
+            if self._stop.is_set():
+                return None  # aborted by stop(): not a failure of the server
+            if not isinstance(error, SyncError):
+                log.exception("sync %s: unexpected failure", loop)
+            self._failed(error)
+            return backoff.next_s()
+        finally:
+            self._busy_since[loop] = None
 
     # ---- the three loops ----
 
@@ -190,28 +249,45 @@ class SyncClient:
     def _upload_once(self, connection: ServerConnection) -> float:
         events = self._journal.unacknowledged(MAX_BATCH)
         if not events:
+            self._settled(None)  # nothing waits: whatever failed before is over
             return self._interval_s()
+        body: dict[str, Any] = {"events": [event.to_dict() for event in events]}
+        losses = self._journal.pending_losses()
+        if losses:
+            body["losses"] = [loss.wire() for loss in losses]
         try:
-            answer = connection.call_json("POST", "/api/v1/device/events",
-                                          json={"events": [e.to_dict() for e in events]})
+            answer = connection.call_json("POST", "/api/v1/device/events", json=body)
         except ServerRefused as refused:
-            if refused.status != 409:
+            if refused.status != 409 or not isinstance(refused.body, dict):
                 raise
-            answer = refused.body  # a gap: acknowledge what the server holds, resend the rest
-            self._resend_after_gap(answer, events[0].seq)
-        acknowledged = int(answer.get("acknowledged", {}).get(self._journal.journal_id, 0))
-        if acknowledged:
-            self._journal.acknowledge(acknowledged)
-        self._succeeded(events_acknowledged=acknowledged)
+            self._acknowledge(refused.body)  # what came before the gap is kept
+            self._resolve_gap(refused.body)
+            return 0.0  # resolved: send again at once
+        self._last_gap = None
+        self._succeeded(events_acknowledged=self._acknowledge(answer))
         return 0.0 if len(events) == MAX_BATCH else BATCH_WINDOW_S
 
-    def _resend_after_gap(self, answer: dict[str, Any], first_sent: int) -> None:
-        """A server restored from a backup expects records it had already acknowledged."""
-        expected = int(answer.get("expected_seq") or first_sent)
-        if answer.get("journal_id") == self._journal.journal_id and expected < first_sent:
-            if not self._journal.resend_from(expected):
-                raise SyncError(f"server lost events from seq {expected} that this door "
-                                "already pruned: they cannot be sent again")
+    def _acknowledge(self, answer: dict[str, Any]) -> int:
+        acknowledged = answer.get("acknowledged") if isinstance(answer, dict) else None
+        seq = acknowledged.get(self._journal.journal_id, 0) if isinstance(acknowledged, dict) else 0
+        if not isinstance(seq, int) or seq <= 0:
+            return self.status().events_acknowledged
+        try:
+            self._journal.acknowledge(seq)
+        except ValueError as error:  # the server claims records this journal never wrote
+            raise SyncError(f"server acknowledgement refused: {error}") from None
+        return seq
+
+    def _resolve_gap(self, answer: dict[str, Any]) -> None:
+        """Raises SyncError unless the gap is new and the feed resolved it."""
+        journal_id, expected = answer.get("journal_id"), answer.get("expected_seq")
+        gap = (journal_id, expected, answer.get("got_seq"))
+        repeated, self._last_gap = gap == self._last_gap, gap
+        ours = journal_id == self._journal.journal_id and isinstance(expected, int)
+        if ours and self._journal.resolve_gap(expected) and not repeated:
+            return
+        raise SyncError(f"the server refuses journal {journal_id} at seq {gap[2]}: it expects "
+                        f"seq {expected}, and this door cannot send or declare it")
 
     def _heartbeat_loop(self) -> None:
         self._run(self._beat_once, self._wake_beat)
@@ -221,3 +297,7 @@ class SyncClient:
         self._succeeded()
         return self._interval_s()
 
+
+def _loop_name() -> str:
+    """The loop a step runs on: its thread's name (``sync-bundle``, ``sync-events`` ...)."""
+    return threading.current_thread().name

@@ -1,8 +1,14 @@
-"""Alarms: raising them with their outbox rows, listing, acknowledging and clearing.
+"""Alarms: raising them with their outbox rows, ending, listing, acknowledging and clearing.
 
-Owns the alarm kinds and which door events become alarms. Raising writes the alarm and one
-outbox row per configured sink in the caller's transaction, so an alarm is never lost
-between "stored" and "queued"; ``server.delivery`` sends them.
+Owns the alarm kinds and which door events become alarms. One incident, one alarm: only a
+door record of kind ``alarm`` raises one (``detail.alarm`` names it: ``forced_open`` becomes
+``forced``, ``held_open`` becomes ``held``, every other name is kept); the door's state
+records (``forced_open``, ``held_open``, ``tamper`` on and off, ...) are events. The record
+that ends an incident (``forced_cleared``, ``held_open_cleared``, ``tamper`` off,
+``reader_online``) sets ``ended_at`` and ``end_event`` on the newest alarm of that incident
+on that door that has not ended yet. Raising writes the alarm and one outbox row per
+configured sink in the caller's transaction, so an alarm is never lost between "stored"
+and "queued"; ``server.delivery`` sends them.
 """
 
 from __future__ import annotations
@@ -16,24 +22,46 @@ from server.context import audit
 from server.directory import fetch
 from server.errors import Conflict
 
-# Door event kind -> alarm kind. A door may also journal kind "alarm" with detail.alarm.
-EVENT_ALARMS = {
-    "forced_open": "forced", "forced": "forced",
-    "held_open": "held", "held": "held",
-    "duress": "duress", "granted_duress": "duress",
-    "tamper": "tamper", "tamper_switch": "tamper", "tamper_empty_slot": "tamper",
-    "tamper_unconfirmed": "tamper",
-    "reader_offline": "reader_offline",
-    "rollback": "rollback",
+# The door's alarm name (detail.alarm of a record of kind "alarm") -> the server's alarm kind.
+DOOR_ALARM_NAMES = {"forced_open": "forced", "held_open": "held"}
+# The detail daemon/door.py gives the tamper switch's alarm: only that alarm ends when the
+# housing closes, not a tamper alarm of the sensor line raised meanwhile.
+TAMPER_SWITCH = "reader tamper switch"
+# (door event kind, its detail.detail) -> (alarm kind it ends, the ended alarm's detail.detail)
+INCIDENT_ENDS: dict[tuple[str, str | None], tuple[str, str | None]] = {
+    ("forced_cleared", None): ("forced", None),
+    ("held_open_cleared", None): ("held", None),
+    ("tamper", "off"): ("tamper", TAMPER_SWITCH),
+    ("reader_online", None): ("reader_offline", None),
 }
-SERVER_ALARMS = ("chain_break", "door_offline", "server_clock", "offline_grace")
+SERVER_ALARMS = ("chain_break", "journal_loss", "door_offline", "server_clock")
 STATES = ("open", "acknowledged", "cleared")
 
 
 def alarm_kind_of(kind: str, detail: dict[str, Any]) -> str | None:
+    """The alarm a door record raises: only records of kind ``alarm`` raise one."""
     if kind == "alarm" and isinstance(detail.get("alarm"), str):
-        return EVENT_ALARMS.get(detail["alarm"], detail["alarm"][:64])
-    return EVENT_ALARMS.get(kind)
+        return DOOR_ALARM_NAMES.get(detail["alarm"], detail["alarm"][:64])
+    return None
+
+
+def end_incident(conn: sqlite3.Connection, now: float, device_id: str, kind: str,
+                 detail: dict[str, Any], reference: dict[str, Any]) -> int | None:
+    """If the record ends an incident, record that on its alarm; the alarm's id, if any."""
+    sub = detail.get("detail") if isinstance(detail.get("detail"), str) else None
+    ending = INCIDENT_ENDS.get((kind, sub))
+    if ending is None:
+        return None
+    alarm_kind, source = ending
+    rows = conn.execute("SELECT id, detail FROM alarms WHERE device_id = ? AND kind = ? AND"
+                        " ended_at IS NULL ORDER BY id DESC LIMIT 50", (device_id, alarm_kind))
+    for ident, text in rows.fetchall():
+        if source is None or json.loads(text).get("event", {}).get("detail") == source:
+            conn.execute("UPDATE alarms SET ended_at = ?, end_event = ? WHERE id = ?",
+                         (now, json.dumps({**reference, "event_kind": kind}, sort_keys=True),
+                          ident))
+            return ident
+    return None
 
 
 def sinks_of(config: AlarmSinks) -> list[str]:
@@ -58,7 +86,10 @@ def raise_alarm(conn: sqlite3.Connection, now: float, sinks: list[str], kind: st
 
 
 def alarm_view(row: sqlite3.Row) -> dict[str, Any]:
-    return {**dict(row), "detail": json.loads(row["detail"])}
+    view = {**dict(row), "detail": json.loads(row["detail"])}
+    if view.get("end_event"):
+        view["end_event"] = json.loads(view["end_event"])
+    return view
 
 
 def list_alarms(conn: sqlite3.Connection, state: str | None, limit: int) -> list[dict[str, Any]]:

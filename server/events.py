@@ -1,10 +1,15 @@
 """Event intake and heartbeats from doors and stations.
 
 Owns ``ingest``: events arrive oldest first, keyed by (device, journal id, sequence);
-duplicates are ignored, the highest contiguous sequence is acknowledged, a gap stops the
-batch and is answered with the expected sequence (409), and the hash chain is checked: a
-break is stored, flagged and raised as a chain-break alarm (the events are kept: losing them
-would hide what happened). Alarm-worthy kinds become alarms in the same transaction.
+duplicates are ignored, the highest contiguous sequence is acknowledged, and a gap stops the
+batch and is answered with the expected sequence (409), unless the upload declares exactly
+that gap lost (``losses``, ``server/losses.py``): then the next record is accepted at the
+seam, stored with ``chain_ok`` false, and one ``journal_loss`` alarm names the loss. The
+hash chain is checked: a break is stored, flagged and raised as a chain-break alarm (the
+events are kept: losing them would hide what happened). Records of kind ``alarm`` become
+alarms, and the records that end an incident end its alarm, in the same transaction; the
+first record of a journal id new to a device that had another chain is checked for a
+declaration of what the old chain lost.
 
 Also owns ``heartbeat``: the device's state, and the removals its versions confirm.
 """
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon import bundle
-from server import alarms
+from server import alarms, losses
 from server.errors import Invalid
 
 # The door journals "access_granted" with detail {"finger": id, ...} (daemon.controller_core).
@@ -30,6 +35,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     chain_breaks: int = 0
+    declared_gaps: int = 0  # gaps accepted because the upload declared them lost
     gap: dict[str, Any] | None = None  # {"journal_id", "expected_seq", "got_seq"}
 
 
@@ -48,12 +54,15 @@ class _Journals:
 
     def __init__(self, conn: sqlite3.Connection, device_id: str) -> None:
         self.conn, self.device_id, self.cursors = conn, device_id, {}
+        self.unseen: set[str] = set()  # journal ids this server holds no record of yet
 
     def cursor(self, journal_id: str) -> tuple[int, str]:
         if journal_id not in self.cursors:
             row = self.conn.execute("SELECT last_seq, last_hash FROM journals WHERE device_id = ? AND"
                                     " journal_id = ?", (self.device_id, journal_id)).fetchone()
             self.cursors[journal_id] = (row[0], row[1]) if row else (0, bundle.GENESIS_HASH)
+            if row is None:
+                self.unseen.add(journal_id)
         return self.cursors[journal_id]
 
     def save(self) -> None:
@@ -65,45 +74,79 @@ class _Journals:
 
 
 def ingest(conn: sqlite3.Connection, now: float, device_id: str, raw_events: list[dict[str, Any]],
-           sinks: list[str]) -> IngestResult:
+           sinks: list[str], raw_losses: list[dict[str, Any]] | None = None) -> IngestResult:
     events = [_parse(raw, position, device_id) for position, raw in enumerate(raw_events)]
+    declared = losses.parse_losses(raw_losses or [])
     journals, result = _Journals(conn, device_id), IngestResult()
     for event in events:
         last_seq, last_hash = journals.cursor(event.journal_id)
         if event.seq <= last_seq:
             result.duplicates += 1
             continue
+        seam = None
         if event.seq != last_seq + 1:
-            result.gap = {"journal_id": event.journal_id, "expected_seq": last_seq + 1, "got_seq": event.seq}
-            break
+            seam = losses.covering(declared, event.journal_id, last_seq + 1, event.seq - 1)
+            if seam is None:
+                result.gap = {"journal_id": event.journal_id, "expected_seq": last_seq + 1,
+                              "got_seq": event.seq}
+                break
         chain_ok = event.prev_hash == last_hash and bundle.chain_hash(last_hash, event) == event.hash
-        _store(conn, now, event, chain_ok, sinks)
+        broken = _store(conn, now, event, chain_ok, sinks,
+                        _Seam(seam, last_seq + 1) if seam else None,
+                        event.journal_id in journals.unseen)
+        journals.unseen.discard(event.journal_id)
         journals.cursors[event.journal_id] = (event.seq, event.hash)
         result.accepted += 1
-        result.chain_breaks += not chain_ok
+        result.declared_gaps += seam is not None
+        result.chain_breaks += broken
     journals.save()
     result.acknowledged = {j: seq for j, (seq, _) in journals.cursors.items()}
     return result
 
 
+@dataclass(frozen=True)
+class _Seam:
+    loss: losses.Loss
+    skipped_from: int
+
+
 def _store(conn: sqlite3.Connection, now: float, event: bundle.Event, chain_ok: bool,
-           sinks: list[str]) -> None:
+           sinks: list[str], seam: _Seam | None, first_of_journal: bool) -> bool:
+    """Store one accepted record and raise or end what it says; True for a chain break."""
     detail = json.dumps(event.detail, sort_keys=True)
     conn.execute("INSERT INTO events (device_id, journal_id, seq, at, kind, detail, prev_hash, hash,"
                  " chain_ok, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                  (event.door_id, event.journal_id, event.seq, event.at, event.kind, detail,
                   event.prev_hash, event.hash, int(chain_ok), now))
     reference = {"journal_id": event.journal_id, "seq": event.seq, "at": event.at}
-    if not chain_ok:
+    if first_of_journal:
+        losses.check_new_journal(conn, now, sinks, event.door_id, event, reference)
+    if seam is not None:
+        losses.raise_skipped(conn, now, sinks, event.door_id, seam.loss,
+                             (seam.skipped_from, event.seq - 1), reference)
+    # At a declared seam only the record's own hash can be checked: its predecessor is lost.
+    broken = not (chain_ok or (seam is not None and
+                               bundle.chain_hash(event.prev_hash, event) == event.hash))
+    if broken:
         alarms.raise_alarm(conn, now, sinks, "chain_break", event.door_id,
                            {**reference, "reason": "prev_hash or hash does not check"})
-    kind = alarms.alarm_kind_of(event.kind, event.detail)
-    if kind is not None:
-        alarms.raise_alarm(conn, now, sinks, kind, event.door_id,
-                           {**reference, "event_kind": event.kind, "event": event.detail})
+    _raise_or_end(conn, now, event, sinks, reference)
     finger_id = event.detail.get("finger", event.detail.get("finger_id"))
     if event.kind in GRANT_KINDS and isinstance(finger_id, str):
         conn.execute("UPDATE fingers SET last_used_at = ? WHERE id = ?", (now, finger_id))
+    return broken
+
+
+def _raise_or_end(conn: sqlite3.Connection, now: float, event: bundle.Event, sinks: list[str],
+                  reference: dict[str, Any]) -> None:
+    kind = alarms.alarm_kind_of(event.kind, event.detail)
+    if kind == losses.KIND:
+        losses.raise_declared(conn, now, sinks, event.door_id, event, reference)
+    elif kind is not None:
+        alarms.raise_alarm(conn, now, sinks, kind, event.door_id,
+                           {**reference, "event_kind": event.kind, "event": event.detail})
+    else:
+        alarms.end_incident(conn, now, event.door_id, event.kind, event.detail, reference)
 
 
 def heartbeat(conn: sqlite3.Connection, now: float, device_id: str, report: dict[str, Any]) -> None:

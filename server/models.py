@@ -194,8 +194,18 @@ class EventBody(Body):
     hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
+class LossBody(Body):
+    """Records of one journal the door can no longer send (``docs/sync-protocol.md``)."""
+
+    journal_id: Ident
+    from_seq: Annotated[int, Field(ge=1, le=2**62)]
+    to_seq: Annotated[int, Field(ge=1, le=2**62)] | None = None  # null: all after from_seq
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_utf8)]
+
+
 class EventsBody(Body):
     events: list[EventBody] = Field(max_length=1000)
+    losses: list[LossBody] = Field(default=[], max_length=100)
 
 
 class HeartbeatBody(Body):

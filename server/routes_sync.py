@@ -71,12 +71,15 @@ async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30
 @router.post("/device/events")
 def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
     """Oldest first. Answers the highest contiguous sequence per journal; a gap is a 409
-    carrying the expected sequence (events before the gap are kept)."""
+    carrying the expected sequence (events before the gap are kept), unless ``losses``
+    declares exactly that gap lost: then one alarm names it and the later events go in."""
     with ctx.write() as conn:
         result = events.ingest(conn, ctx.clock.now(), who.ident, [e.model_dump() for e in body.events],
-                               alarms.sinks_of(ctx.config.alarms))
+                               alarms.sinks_of(ctx.config.alarms),
+                               [loss.model_dump() for loss in body.losses])
     answer = {"acknowledged": result.acknowledged, "accepted": result.accepted,
-              "duplicates": result.duplicates, "chain_breaks": result.chain_breaks}
+              "duplicates": result.duplicates, "chain_breaks": result.chain_breaks,
+              "declared_gaps": result.declared_gaps}
     if result.gap is not None:
         return JSONResponse({"detail": f"sequence gap in journal {result.gap['journal_id']!r}: expected"
                              f" {result.gap['expected_seq']}, got {result.gap['got_seq']}",

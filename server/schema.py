@@ -95,4 +95,6 @@ CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "initial", INITIAL),
     (2, "fingers by template hash", "CREATE INDEX fingers_by_hash ON fingers (template_sha256);"),
+    (3, "alarm ends", "ALTER TABLE alarms ADD COLUMN ended_at REAL;"
+                      " ALTER TABLE alarms ADD COLUMN end_event TEXT;"),
 )

@@ -84,18 +84,22 @@ def sinks(tmp_path):
     syslog.close()
 
 
-@pytest.mark.parametrize("kind,alarm", [("forced_open", "forced"), ("held_open", "held"),
-                                        ("granted_duress", "duress"), ("tamper_switch", "tamper"),
-                                        ("reader_offline", "reader_offline"), ("rollback", "rollback"),
-                                        ("alarm:forced_open", "forced"), ("alarm:relay_unsafe", "relay_unsafe")])
-def test_door_alarms_reach_webhook_and_syslog_within_5_s(tmp_path, sinks, kind, alarm) -> None:
+def door_alarm(name: str, detail: str = "x") -> tuple[str, dict]:
+    """How the real door journals every alarm it raises (``daemon.service_sinks``)."""
+    return "alarm", {"alarm": name, "detail": detail}
+
+
+@pytest.mark.parametrize("name,alarm", [("forced_open", "forced"), ("held_open", "held"),
+                                        ("duress", "duress"), ("tamper", "tamper"),
+                                        ("reader_offline", "reader_offline"),
+                                        ("bundle_rollback", "bundle_rollback"),
+                                        ("relay_unsafe", "relay_unsafe")])
+def test_door_alarms_reach_webhook_and_syslog_within_5_s(tmp_path, sinks, name, alarm) -> None:
     config, webhook, syslog = sinks
-    # The real door journals its alarms as kind "alarm" with detail.alarm (daemon.service_sinks).
-    kind, detail = ("alarm", {"alarm": kind[6:], "detail": "x"}) if kind.startswith("alarm:") else (kind, {})
     with running_server(tmp_path, alarms=config) as server:
         site = make_site(server)
         sent = time.monotonic()
-        assert site.door.post_events([site.door.event(kind, detail)]).status_code == 200
+        assert site.door.post_events([site.door.event(*door_alarm(name))]).status_code == 200
         wait_until(lambda: webhook.received and syslog.received, timeout_s=5)
     arrived, headers, body = webhook.received[0]
     assert arrived - sent < 5 and syslog.received[0][0] - sent < 5
@@ -125,7 +129,7 @@ def test_a_failing_webhook_is_retried(tmp_path, sinks) -> None:
     try:
         with running_server(tmp_path, alarms=config.__class__(webhook_url=flaky.url)) as server:
             site = make_site(server)
-            site.door.post_events([site.door.event("forced_open")])
+            site.door.post_events([site.door.event(*door_alarm("forced_open"))])
             for _ in range(3):
                 time.sleep(0.7)
                 server.clock.advance(10)  # past the backoff
@@ -157,7 +161,7 @@ def test_a_door_missing_three_heartbeats_raises_door_offline(tmp_path, sinks) ->
 def test_operators_acknowledge_and_clear_alarms(tmp_path) -> None:
     with running_server(tmp_path) as server:
         site = make_site(server)
-        site.door.post_events([site.door.event("tamper")])
+        site.door.post_events([site.door.event(*door_alarm("tamper"))])
         alarm = site.admin.get("/api/v1/alarms", params={"state": "open"}).json()[0]["id"]
         assert site.admin.post(f"/api/v1/alarms/{alarm}/acknowledge").status_code == 200
         assert site.admin.post(f"/api/v1/alarms/{alarm}/acknowledge").status_code == 409
@@ -180,7 +184,7 @@ def test_syslog_over_tcp_uses_octet_counting(tmp_path) -> None:
     with running_server(tmp_path, alarms=AlarmSinks(syslog_host="127.0.0.1", syslog_port=port,
                                                      syslog_transport="tcp")) as server:
         site = make_site(server)
-        site.door.post_events([site.door.event("duress")])
+        site.door.post_events([site.door.event(*door_alarm("duress"))])
         connection, _ = listener.accept()
         with connection:
             connection.settimeout(5)
@@ -190,3 +194,73 @@ def test_syslog_over_tcp_uses_octet_counting(tmp_path) -> None:
     listener.close()
     length, message = data.split(b" ", 1)
     assert int(length) == len(message) and message.startswith(b"<130>1 ") and b'kind="duress"' in message
+
+
+def door_records(steps: list) -> list[tuple[str, dict]]:
+    """What the real door journals for ``steps``: its state machine's alarms and records,
+    written the way ``daemon.action_runner`` and ``daemon.service_sinks`` write them."""
+    from daemon.door import DoorState, transition
+    from daemon.door_types import DoorConfig, Journal, RaiseAlarm
+    from daemon.sinks import kind_text
+
+    config = DoorConfig(unlock_s=5, held_open_s=30, prealarm_s=10, relock_on_close=True,
+                        exit_without_rex_is_forced=True)
+    state, records = DoorState.initial(config), []
+    for mono, event in steps:
+        state, actions = transition(state, event, mono)
+        for action in actions:
+            if isinstance(action, RaiseAlarm):
+                records.append(door_alarm(kind_text(action.kind), action.detail))
+            elif isinstance(action, Journal):
+                records.append((action.kind, {"detail": action.detail} if action.detail else {}))
+    return records
+
+
+def test_one_incident_raises_one_alarm_with_its_end_recorded(tmp_path, sinks) -> None:
+    """A forced opening held past the limit, then a reader housing opened and closed: one
+    forced, one held and one tamper alarm (not 2 forced and 3 tamper), each ended."""
+    from daemon.door_types import ContactClosed, ContactOpened, TamperOff, TamperOn, Timer
+    from daemon.door_types import TimerName
+
+    config, webhook, _ = sinks
+    records = door_records([(0, ContactOpened()), (30, Timer(TimerName.HELD_OPEN)),
+                            (40, ContactClosed()), (50, TamperOn()), (60, TamperOff())])
+    assert {"forced_open", "held_open", "tamper"} <= {kind for kind, _ in records}  # states too
+    with running_server(tmp_path, alarms=config) as server:
+        site = make_site(server)
+        answer = site.door.post_events([site.door.event(kind, detail) for kind, detail in records])
+        assert answer.status_code == 200, answer.text
+        wait_until(lambda: len(webhook.received) >= 3, timeout_s=5)
+        time.sleep(0.3)  # a fourth alarm would be delivered by now
+        alarms = site.admin.get("/api/v1/alarms").json()
+    assert sorted(a["kind"] for a in alarms) == ["forced", "held", "tamper"]
+    assert len(webhook.received) == 3
+    ends = {a["kind"]: a["end_event"]["event_kind"] for a in alarms if a["ended_at"] is not None}
+    assert ends == {"forced": "forced_cleared", "held": "held_open_cleared", "tamper": "tamper"}
+
+
+def test_a_housing_closing_ends_only_the_switch_alarm_not_a_sensor_line_tamper(tmp_path) -> None:
+    with running_server(tmp_path) as server:
+        site = make_site(server)
+        door = site.door
+        door.post_events([door.event(*door_alarm("tamper", "reader tamper switch")),
+                          door.event("tamper", {"detail": "on"}),
+                          door.event(*door_alarm("tamper", "hit on empty page 5")),
+                          door.event("tamper", {"detail": "off"})])
+        alarms = {a["detail"]["event"]["detail"]: a for a in site.admin.get("/api/v1/alarms").json()}
+    assert alarms["reader tamper switch"]["ended_at"] is not None
+    assert alarms["hit on empty page 5"]["ended_at"] is None
+
+
+def test_duress_and_reader_offline_raise_one_alarm_each(tmp_path) -> None:
+    with running_server(tmp_path) as server:
+        site = make_site(server)
+        door = site.door
+        door.post_events([door.event("access_granted", {"reason": "granted_duress"}),
+                          door.event(*door_alarm("duress", "user u-1")),
+                          door.event(*door_alarm("reader_offline", "no reply")),
+                          door.event("reader_online", {"offline_s": 3.0})])
+        alarms = site.admin.get("/api/v1/alarms").json()
+    assert sorted(a["kind"] for a in alarms) == ["duress", "reader_offline"]
+    ended = {a["kind"]: a["ended_at"] is not None for a in alarms}
+    assert ended == {"duress": False, "reader_offline": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -10,40 +11,36 @@ from pathlib import Path
 import pytest
 
 from daemon import bundle
+from daemon.journal import EventJournal
+from daemon.journal_upload import Stamp, UploadFeed
 from daemon.module_config import ServerConfig
 from daemon.pairing import PairingError, PairingRequest, binding_token_for, pair
 from daemon.sync import Backoff, SyncClient
-from tests.serverhelpers import R307, enrol, iso, running_server, wait_until
+from tests.serverhelpers import R307, enrol, running_server, wait_until
+
+_journal_dirs = itertools.count()
 
 
-class MemoryJournal:
-    """The journal as the sync client sees it: events in order, an acknowledged watermark."""
+class DoorJournal:
+    """A real journal file and the feed the sync client reads, as ``doorward run`` wires them."""
 
-    def __init__(self, door_id: str) -> None:
-        self.journal_id, self.door_id = "j-sync-test", door_id
-        self.events: list[bundle.Event] = []
-        self.acked = 0
-        self.lock = threading.Lock()
+    def __init__(self, directory: Path, door_id: str) -> None:
+        self.events = EventJournal(directory / f"journal-{next(_journal_dirs)}.db", door_id)
+        self.losses_told: list = []
+        self.events.on_loss = self.losses_told.append
+        self.feed = UploadFeed(self.events, lambda: Stamp(1_800_000_000.0, True, 1.0, "boot"))
+        self.journal_id = self.events.journal_id
 
     def append(self, kind: str, detail: dict) -> None:
-        with self.lock:
-            prev = self.events[-1].hash if self.events else bundle.GENESIS_HASH
-            self.events.append(bundle.make_event(
-                door_id=self.door_id, journal_id=self.journal_id, seq=len(self.events) + 1,
-                at=iso(1_800_000_000 + len(self.events)), kind=kind, detail=detail, prev_hash=prev))
+        self.events.append(kind, detail, wall_now=1_800_000_000.0 + self.events.last_seq(),
+                           wall_trusted=True, mono_now=1.0, boot_id="boot")
+
+    @property
+    def acked(self) -> int:
+        return self.events.acknowledged_seq()
 
     def unacknowledged(self, limit: int) -> list[bundle.Event]:
-        with self.lock:
-            return self.events[self.acked : self.acked + limit]
-
-    def acknowledge(self, up_to_seq: int) -> None:
-        with self.lock:
-            self.acked = max(self.acked, up_to_seq)
-
-    def resend_from(self, seq: int) -> bool:
-        with self.lock:
-            self.acked = min(self.acked, seq - 1)
-            return True
+        return self.events.unacknowledged(limit)
 
 
 def new_door(admin, site_id: str, zone_id: str, name: str = "Tent door") -> tuple[str, str]:
@@ -96,27 +93,31 @@ def test_recover_module_returns_the_escrowed_password(site) -> None:
     assert recovered.token != first.token and recovered.door_private_key != first.door_private_key
 
 
-def sync_client(credentials, journal, applied, interval_s: float = 1.0) -> SyncClient:  # noqa: ANN001
+def sync_client(credentials, journal, applied, interval_s: float = 30.0,  # noqa: ANN001
+                backoff_initial_s: float = 0.1, **config_changes) -> SyncClient:
+    """The client as a door runs it: the default 30 s sync interval (events leave because
+    they were journalled, never because a short interval polls them out)."""
     config = ServerConfig(credential="", ca_file=None, request_deadline_s=2.0,
                           max_response_bytes=8 * 1024 * 1024, long_poll_s=5.0)
+    config = dataclasses.replace(config, **config_changes)
+    feed = journal.feed if isinstance(journal, DoorJournal) else journal
 
     def apply(envelope: bytes) -> None:
         snapshot = bundle.verify_bundle(envelope, credentials.trusted_keys(), door_id=credentials.device_id)
         applied.append(snapshot)
 
-    return SyncClient(credentials, config, apply_bundle=apply, journal=journal,
-                      heartbeat=lambda: {"applied_version": applied[-1].version if applied else None,
-                                         "backlog": len(journal.unacknowledged(10_000))},
-                      sync_interval_s=lambda: interval_s, backoff_initial_s=0.1)
+    return SyncClient(credentials, config, apply_bundle=apply, journal=feed,
+                      heartbeat=lambda: {"applied_version": applied[-1].version if applied else None},
+                      sync_interval_s=lambda: interval_s, backoff_initial_s=backoff_initial_s)
 
 
-def test_bundle_events_and_heartbeat_flow_and_a_revocation_arrives_in_seconds(site) -> None:
+def test_bundle_events_and_heartbeat_flow_and_a_revocation_arrives_in_seconds(site, tmp_path) -> None:
     server, admin, site_id, zone_id = site
     door_id, code = new_door(admin, site_id, zone_id)
     person = enrol(admin, "Ada")
     admin.post("/api/v1/grants", json={"person_id": person["person_id"], "zone_id": zone_id})
     credentials = pair(request(server, code))
-    journal, applied = MemoryJournal(credentials.device_id), []
+    journal, applied = DoorJournal(tmp_path, credentials.device_id), []
     client = sync_client(credentials, journal, applied)
     client.start()
     try:
@@ -137,11 +138,11 @@ def test_bundle_events_and_heartbeat_flow_and_a_revocation_arrives_in_seconds(si
     assert door["id"] == door_id
 
 
-def test_the_client_stops_in_milliseconds_even_mid_long_poll(site) -> None:
+def test_the_client_stops_in_milliseconds_even_mid_long_poll(site, tmp_path) -> None:
     server, admin, site_id, zone_id = site
     _, code = new_door(admin, site_id, zone_id)
     credentials = pair(request(server, code))
-    client = sync_client(credentials, MemoryJournal(credentials.device_id), [])
+    client = sync_client(credentials, DoorJournal(tmp_path, credentials.device_id), [])
     client.start()
     time.sleep(0.5)  # the poller is now holding a long-poll
     started = time.monotonic()
@@ -156,7 +157,7 @@ def test_a_dead_server_means_offline_and_backoff_not_a_tight_loop(tmp_path: Path
         zone_id = admin.post("/api/v1/zones", json={"site_id": site_id, "name": "Z"}).json()["id"]
         _, code = new_door(admin, site_id, zone_id)
         credentials = pair(request(server, code))
-    journal = MemoryJournal(credentials.device_id)
+    journal = DoorJournal(tmp_path, credentials.device_id)
     journal.append("granted", {})
     client = sync_client(credentials, journal, [])
     client.start()
@@ -190,7 +191,7 @@ def test_a_server_restored_from_a_backup_gets_the_lost_events_again_and_no_rollb
         zone_id = admin.post("/api/v1/zones", json={"site_id": site_id, "name": "Z"}).json()["id"]
         _, code = new_door(admin, site_id, zone_id)
         credentials = pair(request(server, code))
-        journal, applied = MemoryJournal(credentials.device_id), []
+        journal, applied = DoorJournal(tmp_path, credentials.device_id), []
         client = sync_client(credentials, journal, applied)
         client.start()
         try:
