@@ -128,6 +128,14 @@ class AnchorStore:
             self._urgent |= held is None or held[0] != version
             self._anchors = replace(self._anchors, fresh=(version, mono_now))
 
+    def status(self) -> dict[str, Any]:
+        """For the status file: this boot's first start and the snapshot's freshness anchor."""
+        with self._lock:
+            fresh = self._anchors.fresh
+            return {"boot_started_mono": self._anchors.started_mono,
+                    "fresh_version": fresh[0] if fresh else None,
+                    "fresh_mono": fresh[1] if fresh else None}
+
     def observe(self, trusted: bool, wall_now: float, mono_now: float) -> None:
         """The supervision loop's clock reading, every second: anchor it, write if due."""
         if trusted:

@@ -197,8 +197,8 @@ class DoorService:
         self.wake()
 
     def _snapshot_confirmed(self, version: int, at_mono: float) -> None:
+        self.controller.post(SnapshotConfirmed(version, at_mono))  # queued before any later scan
         self.anchors.fresh(version, at_mono)
-        self.controller.post(SnapshotConfirmed(version, at_mono))
 
     def _reader_online(self) -> None:
         if self.ring is not None:
@@ -272,7 +272,8 @@ class DoorService:
             "versions": {"applied": self.cache.applied_version() if self.cache else None,
                          "reconciled": self.cache.reconciled_version() if self.cache else None,
                          "in_force": self.controller.status().snapshot_version},
-            "clock": {"trusted": reading.trusted, "reason": reading.untrusted_reason},
+            "clock": {"trusted": reading.trusted, "reason": reading.untrusted_reason,
+                      **self.anchors.status()},
             "journal": {"backlog": journal.backlog, "pending": journal.pending,
                         "failing": journal.failing, "disk_low": journal.disk_low},
             "last_decisions": self.decisions.items(),
