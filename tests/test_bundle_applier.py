@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from daemon import bundle
 from daemon.apply import ApplyResult
 from daemon.bundle_incidents import Incident, IncidentLedger
 from daemon.cache import PermissionCache
 from daemon.clock import FakeClock, TimeTrust
-from daemon.service_sync import BundleApplier
+from daemon.service_sync import BundleApplier, FreshnessConfirmer
 from daemon.sync import ApplyOutcome
 from tests.access_builders import ISSUED_AT, MODULE
 from tests.sync_builders import DOOR, signed_version, signing_key, trusted
@@ -172,3 +173,39 @@ def test_applied_results_reach_the_door(rig: Rig) -> None:
     assert isinstance(rig.applied[0], ApplyResult) and rig.applied[0].snapshot.version == 7
     assert ("bundle_applied", {"version": 7, "previous_version": None,
                                "expires_at": rig.applied[0].snapshot.expires_at}) in rig.journal.records
+
+
+# ---- the server's freshness statement (item 7) ----
+
+
+def statement(version: int, nonce: str, door: str = DOOR, key=SERVER) -> str:  # noqa: ANN001
+    return bundle.sign_freshness(bundle.FreshnessStatement(door, nonce, version, NOW), key)
+
+
+def confirmer_rig(rig: Rig) -> tuple[FreshnessConfirmer, list[tuple[int, float]]]:
+    confirmed: list[tuple[int, float]] = []
+    return FreshnessConfirmer(rig.cache, FakeCredentials(),  # type: ignore[arg-type]
+                              lambda version, at: confirmed.append((version, at))), confirmed
+
+
+def test_a_statement_for_this_poll_and_the_version_in_force_confirms_it(rig: Rig) -> None:
+    rig.applier(signed_version(7))
+    confirm, confirmed = confirmer_rig(rig)
+    nonce = bundle.new_nonce()
+    confirm(statement(7, nonce), nonce, 123.0)
+    assert confirmed == [(7, 123.0)]
+
+
+@pytest.mark.parametrize("why", ["replayed", "another version", "another door", "another key"])
+def test_anything_else_confirms_nothing(rig: Rig, why: str, caplog) -> None:
+    rig.applier(signed_version(7))
+    confirm, confirmed = confirmer_rig(rig)
+    nonce, old_nonce = bundle.new_nonce(), bundle.new_nonce()
+    header = {"replayed": statement(7, old_nonce), "another version": statement(8, nonce),
+              "another door": statement(7, nonce, door="door-2"),
+              "another key": statement(7, nonce, key=signing_key(bytes(32)))}[why]
+    for _ in range(3):
+        confirm(header, nonce, 123.0)
+    assert confirmed == []
+    if why != "another version":  # a door behind is not a problem to log
+        assert caplog.text.count("freshness statement ignored") == 1  # once, not per poll
