@@ -13,6 +13,15 @@ The signature covers exactly the payload bytes. The payload is canonical JSON (s
 no whitespace, UTF-8) of ``Snapshot.to_payload()`` plus ``"format"``, so the format is signed
 too. A verifier checks the signature over the bytes it received and never re-serialises.
 
+Freshness statement (the ``Doorward-Freshness`` header of a bundle poll's answer)::
+
+    <key_id> "." <base64 of the statement bytes> "." <base64 Ed25519 signature>
+
+The statement is canonical JSON of ``{"format": "doorward-freshness/1", "door", "nonce",
+"version", "server_time"}``: the server's word, signed by its bundle key, that ``version``
+is the door's current bundle as of ``server_time``, in answer to the door's ``nonce``. Its
+own format string keeps it from ever being taken for a bundle payload, and the other way.
+
 Sealed secret (templates; the escrowed module password), base64 in JSON::
 
     0x01 | ephemeral X25519 public key (32) | nonce (12) | ChaCha20-Poly1305 ciphertext + tag
@@ -43,6 +52,9 @@ from daemon.errors import DoorwardError
 from daemon.snapshot import Snapshot, SnapshotError
 
 FORMAT = "doorward-bundle/1"
+FRESHNESS_FORMAT = "doorward-freshness/1"
+NONCE_HEX_CHARS = 32  # a poll's nonce: 16 random bytes, lowercase hex
+MAX_FRESHNESS_CHARS = 1024
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024  # a full R307 door is ~1 MiB; refuse anything far larger
 SEAL_VERSION = 0x01
 SEAL_INFO = b"doorward seal v1"
@@ -71,6 +83,10 @@ class WrongDoorError(BundleError):
 
 class BundleTooLargeError(BundleError):
     """Larger than the door accepts."""
+
+
+class FreshnessError(BundleError):
+    """A freshness statement that does not verify, or answers another door or nonce."""
 
 
 class SealError(DoorwardError, ValueError):
@@ -270,6 +286,68 @@ def version_action(incoming: int, stored: int | None, cache_empty: bool) -> str:
     if incoming == stored:
         return "apply" if cache_empty else "noop"
     return "rollback"
+
+
+# ---- freshness statements ----
+
+
+@dataclass(frozen=True)
+class FreshnessStatement:
+    door_id: str
+    nonce: str
+    version: int
+    server_time: float
+
+
+def new_nonce() -> str:
+    return os.urandom(NONCE_HEX_CHARS // 2).hex()
+
+
+def is_nonce(text: str) -> bool:
+    return len(text) == NONCE_HEX_CHARS and all(c in "0123456789abcdef" for c in text)
+
+
+def sign_freshness(statement: FreshnessStatement, signing_key: Ed25519PrivateKey) -> str:
+    body = canonical_json({"format": FRESHNESS_FORMAT, "door": statement.door_id,
+                           "nonce": statement.nonce, "version": statement.version,
+                           "server_time": statement.server_time})
+    key_id = public_key_id(signing_key.public_key())
+    return f"{key_id}.{b64(body)}.{b64(signing_key.sign(body))}"
+
+
+def verify_freshness(header: str, trusted: dict[str, Ed25519PublicKey], *, door_id: str,
+                     nonce: str) -> FreshnessStatement:
+    """Check a ``Doorward-Freshness`` value against the pinned key, this door and the nonce
+    this poll sent; return the statement. Raises a ``BundleError`` naming what is wrong."""
+    parts = header.split(".") if len(header) <= MAX_FRESHNESS_CHARS else []
+    if len(parts) != 3:
+        raise FreshnessError("freshness statement is not key_id.statement.signature")
+    key = trusted.get(parts[0])
+    if key is None:
+        raise FreshnessError(f"freshness statement signed by unknown key {parts[0]!r}")
+    body = unb64(parts[1], "freshness statement")
+    try:
+        key.verify(unb64(parts[2], "freshness signature"), body)
+    except InvalidSignature as error:
+        raise FreshnessError("freshness signature does not verify") from error
+    statement = _freshness_fields(body)
+    if statement.door_id != door_id or statement.nonce != nonce:
+        raise FreshnessError("freshness statement answers another door or another poll")
+    return statement
+
+
+def _freshness_fields(body: bytes) -> FreshnessStatement:
+    try:
+        values = json.loads(body)
+        if values["format"] != FRESHNESS_FORMAT:
+            raise FreshnessError(f"unsupported freshness format {values['format']!r}")
+        statement = FreshnessStatement(values["door"], values["nonce"], values["version"],
+                                       values["server_time"])
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise FreshnessError(f"freshness statement is malformed: {error!r}") from None
+    if not isinstance(statement.version, int) or isinstance(statement.version, bool):
+        raise FreshnessError("freshness statement: version is not an integer")
+    return statement
 
 
 # ---- event chain ----

@@ -31,8 +31,9 @@ from daemon.controller_core import DOOR_INPUTS, ControllerCore
 from daemon.door import DoorState
 from daemon.controller_events import (
     ClockTrustChanged, ControllerEvent, ControllerStatus, FingerLifted, InputEdge, ModuleClaim,
-    ReaderAvailability, SnapshotApplied,
+    ReaderAvailability, SnapshotApplied, SnapshotConfirmed,
 )
+from daemon.decision_state import BootKnowledge
 from daemon.policy import Policy
 from daemon.sinks import AlarmSink, ClockEdge, JournalSink
 from daemon.snapshot import Snapshot
@@ -40,8 +41,8 @@ from drivers.gpio.door import DoorHardware, DoorInput
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = (ModuleClaim, FingerLifted, InputEdge, SnapshotApplied, ClockTrustChanged,
-               ReaderAvailability)
+EVENT_TYPES = (ModuleClaim, FingerLifted, InputEdge, SnapshotApplied, SnapshotConfirmed,
+               ClockTrustChanged, ReaderAvailability)
 IDLE_WAKE_S = 1.0  # with no timer due the loop still wakes this often, to prove it is alive
 STOP_JOIN_S = 2.0
 _STOP = object()  # the queue sentinel that ends the loop
@@ -50,11 +51,12 @@ _STOP = object()  # the queue sentinel that ends the loop
 class Controller:
     def __init__(self, hardware: DoorHardware, *, journal: JournalSink, alarms: AlarmSink,
                  clock: ClockEdge, default_policy: Policy, snapshot: Snapshot | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 boot: BootKnowledge | None = None) -> None:
         self._hardware = hardware
         self._monotonic = monotonic
         self._core = ControllerCore(hardware, journal, alarms, clock, default_policy, snapshot,
-                                    monotonic)
+                                    monotonic, boot)
         self._events: queue.Queue[object] = queue.Queue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -10,6 +10,7 @@ force, the debounced input levels, the timers) and what each event means:
   event (contact, exit button, fire, tamper) or updates the lockdown (keyswitch OR the
   snapshot's flag) and tamper facts ``decide()`` reads;
 - a snapshot applied: ``snapshot_applied``, its index built now, the door's timings rebuilt;
+- a snapshot confirmed by the server: ``snapshot_confirmed`` (its validity counts from then);
 - a clock trust change: ``clock_observed``.
 
 Every handler runs under a guard: an exception is logged, the relay de-energised, an alarm
@@ -30,12 +31,13 @@ from daemon.action_runner import ActionRunner, IndicatorStep
 from daemon.claim import Claim
 from daemon.controller_events import (
     ClockTrustChanged, ControllerEvent, FingerLifted, InputEdge, ModuleClaim, ReaderAvailability,
-    SnapshotApplied,
+    SnapshotApplied, SnapshotConfirmed,
 )
 from daemon.debounce import Debouncer
 from daemon.decision import Decision, decide
 from daemon.decision_state import (
-    DecisionState, clock_is_trusted, clock_observed, finger_lifted, snapshot_applied,
+    BootKnowledge, DecisionState, clock_is_trusted, clock_observed, finger_lifted,
+    knowledge_restored, snapshot_applied, snapshot_confirmed,
 )
 from daemon.door import DoorState, transition
 from daemon.door_types import (
@@ -81,8 +83,10 @@ _DOOR_EVENTS: dict[tuple[DoorInput, bool], Event] = {
 class ControllerCore:
     def __init__(self, hardware: DoorHardware, journal: JournalSink, alarms: AlarmSink,
                  clock: ClockEdge, default_policy: Policy, snapshot: Snapshot | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 boot: BootKnowledge | None = None) -> None:
         self.hardware, self.clock, self._monotonic = hardware, clock, monotonic
+        self._boot = boot  # what earlier runs knew about time (the anchor file)
         self.timers = TimerHeap()
         self.actions = ActionRunner(hardware, journal, alarms, self.timers)
         self.snapshot = snapshot
@@ -101,13 +105,17 @@ class ControllerCore:
     def begin(self, mono_now: float) -> None:
         """Read the inputs once and bring the door machine to what they say. The relay is
         already de-energised (``DoorHardware.setup``); the boot snapshot counts as loaded
-        from the cache (its age unknown until the clock is trusted)."""
+        from the cache, timed from what earlier runs knew (``boot``), else of unknown age
+        until the clock is trusted (the boot policy, counted from now)."""
         if self.snapshot is not None:
             self.snapshot.index  # built now, so no scan pays for it
         levels = {name: self.hardware.is_active(name) for name in self.fitted_inputs()}
         self.debouncer = Debouncer(self.hardware.debounce_s, levels)
         self.decision = DecisionState.initial(levels.get(DoorInput.LOCKDOWN_KEY, False),
-                                              levels.get(DoorInput.TAMPER, False))
+                                              levels.get(DoorInput.TAMPER, False), mono_now)
+        if self._boot is not None:
+            version = None if self.snapshot is None else self.snapshot.version
+            self.decision = knowledge_restored(self.decision, self._boot, version)
         self.door = DoorState.initial(self._door_config(), levels.get(DoorInput.DOOR_CONTACT,
                                                                       False))
         for name in (DoorInput.FIRE_ALARM, DoorInput.TAMPER):
@@ -184,6 +192,10 @@ class ControllerCore:
         log.info("snapshot version %s in force", snapshot.version)
         self._sync_lockdown(mono_now)
 
+    def _on_confirmed(self, event: SnapshotConfirmed, mono_now: float) -> None:
+        if self.snapshot is not None and self.snapshot.version == event.version:
+            self.decision = snapshot_confirmed(self.decision, event.at_mono)
+
     def _on_clock(self, event: ClockTrustChanged, mono_now: float) -> None:
         wall_now = self.clock.wall_now()
         trusted = clock_is_trusted(self.clock.kernel_synchronised(), wall_now, self.snapshot)
@@ -205,6 +217,7 @@ class ControllerCore:
         FingerLifted: _on_lift,
         InputEdge: _on_edge,
         SnapshotApplied: _on_snapshot,
+        SnapshotConfirmed: _on_confirmed,
         ClockTrustChanged: _on_clock,
     }
 

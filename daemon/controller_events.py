@@ -8,6 +8,8 @@ Owns the event types ``Controller.post`` accepts and ``ControllerStatus``:
   on the lift, so one finger left on the glass cannot lock the door by itself);
 - ``InputEdge``: an undebounced edge of a door input, from ``DoorHardware.on_input_change``;
 - ``SnapshotApplied``: sync applied a newer permission snapshot;
+- ``SnapshotConfirmed``: the server's signed statement, answering this poll's nonce, that
+  the snapshot of ``version`` is still current as of no earlier than ``at_mono``;
 - ``ClockTrustChanged``: the kernel's synchronised flag (or the clock) changed; the
   controller re-reads its ``ClockEdge`` and anchors the decision state's trusted reading.
 
@@ -46,6 +48,12 @@ class SnapshotApplied:
 
 
 @dataclass(frozen=True)
+class SnapshotConfirmed:
+    version: int
+    at_mono: float
+
+
+@dataclass(frozen=True)
 class ClockTrustChanged:
     pass
 
@@ -59,7 +67,7 @@ class ReaderAvailability:
 
 
 ControllerEvent = Union[ModuleClaim, FingerLifted, InputEdge, SnapshotApplied,
-                        ClockTrustChanged, ReaderAvailability]
+                        SnapshotConfirmed, ClockTrustChanged, ReaderAvailability]
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ Owns ``Decision``, ``Reason`` (stable codes, documented in docs/reasons.md), ``F
    did not confirm) even during lockout, then lockout (scan ignored), poor image, unknown
    finger, slot pending deletion or load, no snapshot yet;
 2. the finger and its user: in the snapshot, made on this module, active;
-3. the snapshot's freshness (offline policy), the user's validity window, lockdown, the zone
-   grant and its schedule (clock trust decides what windows mean);
+3. the snapshot's freshness (offline policy; the boot policy when its age cannot be known),
+   the user's validity window, lockdown, the zone grant and its schedule (clock trust
+   decides what windows mean);
 4. duress and the two-person rule, then the grant.
 
 ``wall_now`` is epoch seconds (UTC, a float, as ``time.time()`` gives); ``mono_now`` is
@@ -46,6 +47,8 @@ class Reason(str, enum.Enum):
     GRANTED_DURESS = "granted_duress"
     SNAPSHOT_EXPIRED_GRACE = "snapshot_expired_grace"
     SNAPSHOT_EXPIRED_ALLOW_LIST = "snapshot_expired_allow_list"
+    BOOT_GRACE = "boot_grace"
+    BOOT_ALLOW_LIST = "boot_allow_list"
     # the scan
     NO_SNAPSHOT = "no_snapshot"
     TAMPER_SWITCH = "tamper_switch"
@@ -64,6 +67,8 @@ class Reason(str, enum.Enum):
     # time, place and policy
     SNAPSHOT_EXPIRED_DENIED = "snapshot_expired_denied"
     SNAPSHOT_EXPIRED_NOT_LISTED = "snapshot_expired_not_listed"
+    BOOT_GRACE_OVER = "boot_grace_over"
+    BOOT_UNTRUSTED_DENIED = "boot_untrusted_denied"
     CLOCK_UNTRUSTED = "clock_untrusted"
     USER_NOT_YET_VALID = "user_not_yet_valid"
     USER_EXPIRED = "user_expired"
@@ -88,6 +93,7 @@ class AlarmKind(str, enum.Enum):
     DURESS = "duress"
     TAMPER = "tamper"
     OFFLINE_GRACE = "offline_grace"
+    BOOT_GRACE = "boot_grace"
     FORCED_OPEN = "forced_open"
     HELD_OPEN = "held_open"
 
@@ -212,13 +218,23 @@ def _identity_reason(entry: FingerEntry, claim: Claim) -> Reason | None:
     return None
 
 
+_PAST_GRACE_DENIALS = {  # freshness -> (then = "deny", then = "allow_list" but not listed)
+    Freshness.PAST_GRACE: (Reason.SNAPSHOT_EXPIRED_DENIED, Reason.SNAPSHOT_EXPIRED_NOT_LISTED),
+    Freshness.BOOT_OVER: (Reason.BOOT_GRACE_OVER, Reason.BOOT_GRACE_OVER),
+    Freshness.BOOT_DENY: (Reason.BOOT_UNTRUSTED_DENIED, Reason.BOOT_UNTRUSTED_DENIED),
+}
+
+
 def _offline_reason(freshness: Freshness, user: User, snapshot: Snapshot) -> Reason | None:
-    if freshness is not Freshness.PAST_GRACE:
+    """Past the grace (expired, or of unknown age once the boot grace is over): only the
+    allow-list, if the policy names one."""
+    denials = _PAST_GRACE_DENIALS.get(freshness)
+    if denials is None:
         return None
     if snapshot.policy.offline.then == "deny":
-        return Reason.SNAPSHOT_EXPIRED_DENIED
+        return denials[0]
     if user.user_id not in snapshot.index.allow_list:
-        return Reason.SNAPSHOT_EXPIRED_NOT_LISTED
+        return denials[1]
     return None
 
 
@@ -267,6 +283,10 @@ def _authorised_alarms(
     if freshness is Freshness.GRACE and not state.grace_alarm_raised:
         alarms.append(Alarm(AlarmKind.OFFLINE_GRACE, "granting on an expired snapshot"))
         state = replace(state, grace_alarm_raised=True)
+    if freshness is Freshness.BOOT_GRACE and not state.boot_alarm_raised:
+        alarms.append(Alarm(AlarmKind.BOOT_GRACE, "granting on a snapshot of unknown age: "
+                            "restarted without a trusted clock"))
+        state = replace(state, boot_alarm_raised=True)
     return tuple(alarms), state
 
 
@@ -301,11 +321,17 @@ def _second_person_check(
     return None
 
 
+_GRANT_REASONS = {
+    Freshness.FRESH: Reason.GRANTED,
+    Freshness.GRACE: Reason.SNAPSHOT_EXPIRED_GRACE,
+    Freshness.PAST_GRACE: Reason.SNAPSHOT_EXPIRED_ALLOW_LIST,
+    Freshness.BOOT_GRACE: Reason.BOOT_GRACE,
+    Freshness.BOOT_OVER: Reason.BOOT_ALLOW_LIST,
+    Freshness.BOOT_DENY: Reason.BOOT_ALLOW_LIST,
+}
+
+
 def _grant_reason_code(entry: FingerEntry, freshness: Freshness) -> Reason:
     if entry.finger.duress:
         return Reason.GRANTED_DURESS
-    if freshness is Freshness.GRACE:
-        return Reason.SNAPSHOT_EXPIRED_GRACE
-    if freshness is Freshness.PAST_GRACE:
-        return Reason.SNAPSHOT_EXPIRED_ALLOW_LIST
-    return Reason.GRANTED
+    return _GRANT_REASONS[freshness]

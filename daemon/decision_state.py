@@ -1,10 +1,20 @@
 """The memory ``decide()`` carries between scans, and how door-side facts update it.
 
 Owns ``DecisionState`` (frozen; every update returns a new one), the lockout strike counting
-(``finger_lifted``), snapshot application (``snapshot_applied``), the clock anchor
-(``clock_observed``) and the snapshot's freshness under the offline rules
-(``snapshot_freshness``). All times are arguments: ``mono_now`` is ``time.monotonic()``
-seconds, ``wall_now`` epoch seconds (UTC).
+(``finger_lifted``), snapshot application and the server's confirmation that it is still
+current (``snapshot_applied``, ``snapshot_confirmed``), the clock anchor (``clock_observed``),
+what a starting daemon knows from earlier runs (``BootKnowledge``, ``knowledge_restored``)
+and the snapshot's freshness under the offline and boot rules (``snapshot_freshness``). All
+times are arguments: ``mono_now`` is ``time.monotonic()`` seconds, ``wall_now`` epoch
+seconds (UTC).
+
+The boot policy (docs/reasons.md, "Boot"): after a reboot with an untrusted clock the door
+knows the last trusted wall time it stored, the snapshot's ``issued_at`` (both lower bounds
+on now) and the monotonic time since it started, but not how long it was off, so it cannot
+tell whether the snapshot expired. Unless that lower bound already proves the grace period
+over, ``policy.boot_untrusted = "grace"`` keeps granting (what needs no wall clock) for
+``offline.grace_s`` on the monotonic clock from the first start in this boot; ``"deny"``
+does not.
 
 Pure: standard library and the snapshot/policy types. No clock reads, no IO.
 """
@@ -37,16 +47,24 @@ class DecisionState:
     grace_alarm_raised: bool = False  # the offline-grace alarm goes out once per snapshot
     keyswitch_lockdown: bool = False
     tamper_switch: bool = False  # the reader's tamper switch is open
-    snapshot_applied_mono: float | None = None  # None: loaded from the cache at boot
+    # The snapshot's validity counts from here: its apply, or the server's newest signed
+    # confirmation that it is still current. None: loaded from the cache at boot.
+    snapshot_applied_mono: float | None = None
     last_trusted_wall: float | None = None  # the newest (wall, mono) pair seen while trusted
     last_trusted_mono: float | None = None
+    boot_started_mono: float | None = None  # the first daemon start in this boot
+    wall_floor: float | None = None  # the wall time at boot_started_mono was at least this
+    boot_alarm_raised: bool = False  # the boot-grace alarm goes out once
 
     @classmethod
     def initial(
-        cls, keyswitch_lockdown: bool = False, tamper_switch: bool = False
+        cls, keyswitch_lockdown: bool = False, tamper_switch: bool = False,
+        started_mono: float | None = None,
     ) -> DecisionState:
-        """State at boot: no strikes, snapshot from the cache, clock never trusted yet."""
-        return cls(keyswitch_lockdown=keyswitch_lockdown, tamper_switch=tamper_switch)
+        """State at start: no strikes, snapshot from the cache, clock never trusted yet; the
+        boot grace, if it comes to that, counts from ``started_mono``."""
+        return cls(keyswitch_lockdown=keyswitch_lockdown, tamper_switch=tamper_switch,
+                   boot_started_mono=started_mono)
 
     @property
     def clock_ever_trusted(self) -> bool:
@@ -94,6 +112,45 @@ def snapshot_applied(state: DecisionState, mono_now: float) -> DecisionState:
     )
 
 
+def snapshot_confirmed(state: DecisionState, at_mono: float) -> DecisionState:
+    """The server confirmed (signed, with this poll's nonce) that the snapshot in force is
+    still its current version, as of no earlier than ``at_mono``: validity counts from then.
+    A half-done two-person entry stands; the grace alarm may fire again in a later outage."""
+    if state.snapshot_applied_mono is not None and state.snapshot_applied_mono >= at_mono:
+        return state
+    return replace(state, snapshot_applied_mono=at_mono, grace_alarm_raised=False)
+
+
+@dataclass(frozen=True)
+class BootKnowledge:
+    """What a starting daemon knows about time from earlier runs (its anchor file).
+
+    ``started_mono``: the first daemon start in this boot (a restart keeps it, so restarts
+    never stretch the boot grace). ``wall_floor``: the newest trusted wall time an earlier
+    boot stored, a lower bound on now. ``last_trusted``: a (wall, mono) pair trusted earlier
+    in this boot. ``fresh``: (version, mono) of the newest apply or confirmation in this boot.
+    Monotonic times from another boot mean nothing, so the caller keeps only this boot's.
+    """
+
+    started_mono: float
+    wall_floor: float | None = None
+    last_trusted: tuple[float, float] | None = None
+    fresh: tuple[int, float] | None = None
+
+
+def knowledge_restored(state: DecisionState, knowledge: BootKnowledge,
+                       snapshot_version: int | None) -> DecisionState:
+    """Start from what earlier runs knew: a restart within one boot loses nothing."""
+    changes: dict[str, object] = {"boot_started_mono": knowledge.started_mono,
+                                  "wall_floor": knowledge.wall_floor}
+    if knowledge.last_trusted is not None and state.last_trusted_mono is None:
+        changes["last_trusted_wall"], changes["last_trusted_mono"] = knowledge.last_trusted
+    fresh = knowledge.fresh
+    if fresh is not None and fresh[0] == snapshot_version and state.snapshot_applied_mono is None:
+        changes["snapshot_applied_mono"] = fresh[1]
+    return replace(state, **changes)
+
+
 def clock_observed(
     state: DecisionState, wall_now: float, mono_now: float, trusted: bool, **also: object
 ) -> DecisionState:
@@ -118,7 +175,11 @@ def clock_is_trusted(kernel_synced: bool, wall_now: float, snapshot: Snapshot | 
 class Freshness(str, enum.Enum):
     FRESH = "fresh"
     GRACE = "grace"  # past expires_at, within grace_s
-    PAST_GRACE = "past_grace"  # past the grace period, or its age cannot be known
+    PAST_GRACE = "past_grace"  # past the grace period
+    # Its age cannot be known (a reboot with an untrusted clock): the boot policy decides.
+    BOOT_GRACE = "boot_grace"  # boot_untrusted = "grace", within grace_s of the start
+    BOOT_OVER = "boot_over"  # the boot grace is over (or its start is unknown)
+    BOOT_DENY = "boot_deny"  # boot_untrusted = "deny"
 
 
 def seconds_past_expiry(
@@ -146,10 +207,24 @@ def snapshot_freshness(
 ) -> Freshness:
     past_s = seconds_past_expiry(snapshot, state, wall_now, mono_now, trusted)
     if past_s is None:
-        # Deny by default: the door cannot tell how long it was off, so no grace is left.
-        return Freshness.PAST_GRACE
+        return boot_freshness(snapshot, state, mono_now)
     if past_s < 0:
         return Freshness.FRESH
     if past_s < snapshot.policy.offline.grace_s:
         return Freshness.GRACE
     return Freshness.PAST_GRACE
+
+
+def boot_freshness(snapshot: Snapshot, state: DecisionState, mono_now: float) -> Freshness:
+    """A snapshot whose age is unknown: provably past the grace is PAST_GRACE (an honest
+    "expired"); otherwise the boot policy, its grace counted from the first start."""
+    if state.boot_started_mono is None:
+        return Freshness.BOOT_OVER  # deny by default: no start to count the grace from
+    since_start_s = mono_now - state.boot_started_mono
+    floor = max(snapshot.issued_at, state.wall_floor or snapshot.issued_at)
+    grace_s = snapshot.policy.offline.grace_s
+    if floor + since_start_s - snapshot.expires_at >= grace_s:
+        return Freshness.PAST_GRACE
+    if snapshot.policy.boot_untrusted == "deny":
+        return Freshness.BOOT_DENY
+    return Freshness.BOOT_GRACE if since_start_s < grace_s else Freshness.BOOT_OVER

@@ -17,6 +17,11 @@ from daemon.errors import ConfigError
 
 OFFLINE_THEN = ("allow_list", "deny")
 UNTRUSTED_CLOCK = ("deny_windowed", "ignore_windows")
+BOOT_UNTRUSTED = ("grace", "deny")
+# Keys added after format doorward-bundle/1 was frozen: written out only when they differ
+# from their default, so a payload that does not use them re-encodes byte for byte (the
+# golden vectors) and doors that predate them keep accepting it.
+LATER_KEYS = {"boot_untrusted": "grace"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,10 @@ class Policy:
     ``prealarm_s`` is the warning before the held-open alarm: beeps start at
     ``held_open_s - prealarm_s`` after the door opened, the alarm at ``held_open_s``.
     ``two_person_window_s`` is the default for zones that do not set their own.
+    ``boot_untrusted`` is the boot policy: what a snapshot whose age the door cannot know
+    (after a reboot with an untrusted clock) still allows: ``"grace"`` grants that need no
+    wall clock for the offline grace, counted on the monotonic clock from the start;
+    ``"deny"`` nobody (docs/reasons.md, "Boot").
     """
 
     unlock_s: float = 5.0
@@ -62,6 +71,7 @@ class Policy:
     untrusted_clock: str = "deny_windowed"
     sync_interval_s: float = 30.0
     max_clock_skew_s: float = 300.0
+    boot_untrusted: str = "grace"
 
     def __post_init__(self) -> None:
         if self.prealarm_s > self.held_open_s:
@@ -95,6 +105,9 @@ class Policy:
             "then": self.offline.then,
             "allow_list": list(self.offline.allow_list),
         }
+        for key, default in LATER_KEYS.items():
+            if flat[key] == default:
+                del flat[key]
         return flat
 
 
@@ -163,6 +176,7 @@ _FLAT_PARSERS = {
     "untrusted_clock": _choice(UNTRUSTED_CLOCK),
     "sync_interval_s": _positive_seconds,
     "max_clock_skew_s": _seconds,
+    "boot_untrusted": _choice(BOOT_UNTRUSTED),
 }
 
 

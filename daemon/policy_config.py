@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 FLAT = {"unlock_s": float, "held_open_s": float, "prealarm_s": float, "relock_on_close": bool,
         "two_person_window_s": float, "untrusted_clock": str, "sync_interval_s": float,
-        "max_clock_skew_s": float}  # fmt: skip
+        "max_clock_skew_s": float, "boot_untrusted": str}  # fmt: skip
 LOCKOUT = {"strikes": int, "first_s": float, "max_s": float}
 OFFLINE = {"grace_s": float, "then": str, "allow_list": list}
 

@@ -7,7 +7,10 @@ part that is missing, and tells systemd it is ready. The wiring:
 
 - reader claims and lifts -> ``Controller.post`` (``ModuleClaim``, ``FingerLifted``);
 - sync's envelopes -> ``BundleApplier`` -> ``apply_bundle`` -> the controller's
-  ``SnapshotApplied`` and the reader's ``request_reconcile``;
+  ``SnapshotApplied`` and the reader's ``request_reconcile``; sync's freshness statements
+  -> ``FreshnessConfirmer`` -> the controller's ``SnapshotConfirmed``; both, and trusted
+  clock readings, -> the anchor file (``daemon/boot_anchor.py``), whose knowledge the
+  controller starts from;
 - every journal append -> the sync client's ``events_journalled`` (events leave at once),
   the status file's last decisions, and the R503 ring LED;
 - alarms (controller, reader, supervision) -> the journal, hence the server's alarm sinks.
@@ -25,11 +28,13 @@ import threading
 import time
 
 from daemon.apply import ApplyResult
+from daemon.boot_anchor import ANCHOR_FILE, AnchorStore
 from daemon.clock import SystemClock, TimeTrust
 from daemon.config import Config
 from daemon.controller import Controller
 from daemon.controller_events import (
     ClockTrustChanged, FingerLifted, ModuleClaim, ReaderAvailability, SnapshotApplied,
+    SnapshotConfirmed,
 )
 from daemon.journal_upload import UploadFeed
 from daemon.notify import Notifier
@@ -45,7 +50,10 @@ from daemon.service_sinks import (
 from daemon.service_status import (
     Liveness, door_section, reader_section, status_document, sync_section,
 )
-from daemon.service_sync import BundleApplier, heartbeat_report, sync_interval_s
+from daemon.service_storage import StorageWatch
+from daemon.service_sync import (
+    BundleApplier, FreshnessConfirmer, heartbeat_report, sync_interval_s,
+)
 from daemon.service_ticks import SupervisionLoop
 from daemon.status_file import write_status
 from daemon.supervision import ModuleSupervisor, ReaderPulse
@@ -82,11 +90,15 @@ class DoorService:
         self.cache = (open_cache(self.config, self.credentials, self.problems)
                       if self.credentials else None)
         self._open_journal()
+        self.anchors = AnchorStore(self.config.storage.state_dir / ANCHOR_FILE, self.boot_id,
+                                   time.monotonic())
         self._start_controller()
         self.link = self._make_link()
         self.hardware.on_input_change(self._input_changed)
         self._make_ring()
         self._make_sync()
+        self.storage = StorageWatch(self.journal, self._report_now,
+                                    lambda: self.sync.poll_now() if self.sync else None)
         self.supervisor = ModuleSupervisor(self.link, self.hardware, self.config.daemon,
                                            self.alarms.raise_alarm, self.journal.append,
                                            on_online=self._reader_online,
@@ -117,8 +129,9 @@ class DoorService:
         self.trust = TimeTrust(SystemClock(), rtc=clock_config.rtc,
                                assume_synchronised=clock_config.assume_synchronised)
         self.trust.note_snapshot(self.cache.snapshot() if self.cache else None)
+        self.boot_id = read_boot_id()
         self.journal = ServiceJournal(open_journal(self.config, self.credentials), self.trust,
-                                      read_boot_id())
+                                      self.boot_id)
         self.alarms = ServiceAlarms(self.journal)
         self.journal.journal.journal.on_loss = self.alarms.journal_loss  # before any append
         self.decisions = RecentDecisions()
@@ -129,7 +142,8 @@ class DoorService:
         self.clock = DeclaredClock(SystemClock(), declared)
         self.controller = Controller(
             self.hardware, journal=self.journal, alarms=self.alarms, clock=self.clock,
-            default_policy=self.config.policy, snapshot=self.cache.snapshot() if self.cache else None)
+            default_policy=self.config.policy, snapshot=self.cache.snapshot() if self.cache else None,
+            boot=self.anchors.knowledge)
         self.controller.start()  # the relay is driven de-energised before anything else
         self.controller.post(ClockTrustChanged())
 
@@ -168,20 +182,27 @@ class DoorService:
                                      self.config.policy)
         feed = UploadFeed(self.journal.journal.journal, self.journal.stamp,
                           self.alarms.chain_break)
+        confirmer = FreshnessConfirmer(self.cache, self.credentials, self._snapshot_confirmed)
         self.sync = SyncClient(self.credentials, self.config.server, apply_bundle=self.applier,
                                journal=feed, heartbeat=self._heartbeat,
-                               sync_interval_s=self._sync_interval_s)
+                               sync_interval_s=self._sync_interval_s, on_fresh=confirmer)
         sync = self.sync
+        self.applier.on_waiting_applied = sync.poll_now
         self.journal.listen(lambda kind, detail: sync.events_journalled())
 
     # ---- wiring callbacks ----
 
     def _snapshot_applied(self, result: ApplyResult) -> None:
+        self.anchors.fresh(result.version, time.monotonic())
         self.trust.note_snapshot(result.snapshot)
         self.controller.post(SnapshotApplied(result.snapshot))
         self.controller.post(ClockTrustChanged())  # issued_at bounds the clock
         self.link.request_reconcile(result.version)
         self.wake()
+
+    def _snapshot_confirmed(self, version: int, at_mono: float) -> None:
+        self.controller.post(SnapshotConfirmed(version, at_mono))  # queued before any later scan
+        self.anchors.fresh(version, at_mono)
 
     def _reader_online(self) -> None:
         if self.ring is not None:
@@ -192,8 +213,8 @@ class DoorService:
         status = self.link.status()
         return heartbeat_report(self.cache, status.module_identity if status else None,
                                 self.trust.read().trusted, self.link.state_name(),
-                                self.journal.journal.status().backlog,
-                                self.config.storage.state_dir)
+                                self.journal.journal.status(), self.config.storage.state_dir,
+                                self.applier.apply_error if self.applier else None)
 
     # ---- the main thread ----
 
@@ -256,7 +277,8 @@ class DoorService:
             "versions": {"applied": self.cache.applied_version() if self.cache else None,
                          "reconciled": self.cache.reconciled_version() if self.cache else None,
                          "in_force": self.controller.status().snapshot_version},
-            "clock": {"trusted": reading.trusted, "reason": reading.untrusted_reason},
+            "clock": {"trusted": reading.trusted, "reason": reading.untrusted_reason,
+                      **self.anchors.status()},
             "journal": {"backlog": journal.backlog, "pending": journal.pending,
                         "failing": journal.failing, "disk_low": journal.disk_low},
             "last_decisions": self.decisions.items(),
@@ -283,6 +305,7 @@ class DoorService:
         self.link.stop(STOP_JOIN_S)
         if self.sync is not None:
             self.sync.stop()
+        self.anchors.flush(time.monotonic())
         self._close_files()
 
     def abort(self) -> None:

@@ -4,7 +4,8 @@ Owns ``SupervisionLoop``. Every ``TICK_S`` (or at once when woken): module super
 (``daemon/supervision.py``), the ring LED's return to idle, a bundle still waiting for the
 module's identity. Every second: a read-back of the relay line (the GPIO's proof of life for
 the watchdog, and what the status file shows), the journal's retry of records it could not
-write, and the clock: a change of the kernel's sync flag or of trust is posted to the
+write, the storage incident check (``daemon/service_storage.py``), the clock anchor file
+(``daemon/boot_anchor.py``), and the clock: a change of the kernel's sync flag or of trust is posted to the
 controller as ``ClockTrustChanged``, and a sync status that cannot be read at all is an
 alarm, once. Every hour: the journal's pruning of acknowledged records.
 
@@ -79,7 +80,9 @@ class SupervisionLoop:
     def _slow(self, now: float) -> None:
         _guarded("GPIO read-back", self._probe_gpio)
         _guarded("journal retry", self._service.journal.journal.tick)
+        _guarded("storage check", self._service.storage.tick)
         _guarded("clock check", self._check_clock)
+        _guarded("clock anchor", self._anchor_clock, now)
         if now >= self._next_prune_mono:
             self._next_prune_mono = now + PRUNE_EVERY_S
             _guarded("journal prune", self._prune)
@@ -109,6 +112,10 @@ class SupervisionLoop:
             service.alarms.raise_alarm(ALARM_CLOCK_STATUS, reading.alarm)
         elif not reading.alarm:
             self._clock_alarmed = False
+
+    def _anchor_clock(self, now: float) -> None:
+        reading = self._service.trust.read()
+        self._service.anchors.observe(reading.trusted, reading.wall_now, now)
 
     def _prune(self) -> None:
         journal = self._service.journal.journal.journal

@@ -2,7 +2,12 @@
 
 Three threads, each with its own server connection so a held long-poll never delays an
 alarm: the bundle poller (ETag long-poll; every new envelope goes to ``apply_bundle``, which
-verifies and applies it), the event uploader (posts the journal's unacknowledged events,
+verifies and applies it and says what became of it, an ``ApplyOutcome``: the poller adopts
+the new ETag only once the envelope was applied, was already stored or was definitively
+refused, so an apply that failed for a local reason (a full disk, an I/O error, a module
+not yet identified) is fetched again after a back-off until it applies, and a refusal is
+not fetched in a tight loop; every poll sends a fresh nonce and hands the server's signed
+freshness statement to ``on_fresh``), the event uploader (posts the journal's unacknowledged events,
 oldest first, within 250 ms of being journalled, and acknowledges what the server
 acknowledges), and the heartbeat (every ``sync_interval_s`` of the applied bundle). Failures
 back off exponentially with full jitter up to 5 minutes; every wait is on a stop event, so
@@ -24,6 +29,7 @@ failure (status, back-off), never a retry every 250 ms.
 
 from __future__ import annotations
 
+import enum
 import logging
 import random
 import threading
@@ -32,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from daemon.bundle import Event
+from daemon.bundle import Event, new_nonce
 from daemon.credentials import Credentials
 from daemon.journal_loss import LostRange
 from daemon.http import ServerConnection, ServerRefused, SyncError, refusal
@@ -44,6 +50,19 @@ BATCH_WINDOW_S = 0.25
 MAX_BATCH = 500
 BACKOFF_CAP_S = 300.0
 STEP_GRACE_S = 60.0  # beyond every request deadline: a step this late is wedged
+RETRY_CAP_S = 30.0  # a local apply failure is tried again at least this often
+REFUSAL_CAP_S = 60.0  # a server (or attacker) answering every poll with a refused bundle
+NONCE_HEADER = "Doorward-Nonce"
+FRESHNESS_HEADER = "doorward-freshness"  # reply headers arrive lower-cased
+
+
+class ApplyOutcome(str, enum.Enum):
+    """What became of an envelope, and so whether the poller adopts its ETag."""
+
+    APPLIED = "applied"  # in the cache now
+    UNCHANGED = "unchanged"  # the version already stored
+    REFUSED = "refused"  # definitively refused (journalled): adopted, then a back-off
+    RETRY = "retry"  # a local failure or a missing module identity: fetched again later
 
 
 class JournalFeed(Protocol):
@@ -104,11 +123,15 @@ class SyncClient:
         heartbeat: Callable[[], dict[str, Any]],
         sync_interval_s: Callable[[], float],
         backoff_initial_s: float = 1.0,
+        on_fresh: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self._credentials, self._config = credentials, config
         self._apply, self._journal, self._heartbeat = apply_bundle, journal, heartbeat
         self._interval_s = sync_interval_s
         self._backoff_initial_s = backoff_initial_s
+        self._on_fresh = on_fresh  # (statement header, the nonce sent, monotonic send time)
+        self._retry_backoff = Backoff(backoff_initial_s, RETRY_CAP_S)
+        self._refusal_backoff = Backoff(backoff_initial_s, REFUSAL_CAP_S)
         self._stop = threading.Event()
         self._wake_poll, self._wake_events, self._wake_beat = (threading.Event() for _ in range(3))
         self._lock = threading.Lock()
@@ -142,6 +165,10 @@ class SyncClient:
         """SIGUSR1: poll, upload and beat at once."""
         for wake in (self._wake_poll, self._wake_events, self._wake_beat):
             wake.set()
+
+    def poll_now(self) -> None:
+        """Poll at once, cutting a back-off short (a waiting envelope applied, space back)."""
+        self._wake_poll.set()
 
     def report_now(self) -> None:
         """Send a heartbeat now (a bundle applied, the module reconciled)."""
@@ -232,15 +259,37 @@ class SyncClient:
     def _poll_once(self, connection: ServerConnection) -> float:
         etag = self.status().etag
         wait_s = self._config.long_poll_s if etag else 0.0
-        headers = {"If-None-Match": etag} if etag else {}
+        nonce, sent_mono = new_nonce(), time.monotonic()
+        headers = {NONCE_HEADER: nonce, **({"If-None-Match": etag} if etag else {})}
         reply = connection.request("GET", "/api/v1/device/bundle", params={"wait": wait_s},
                                    headers=headers, extra_s=wait_s)  # fmt: skip
         if reply.status == 200:
-            self._apply(reply.body)  # refusals are journalled there; the ETag stops a loop
-            self.report_now()  # the applied version confirms removals from the cache
-        elif reply.status != 304:
+            outcome = self._apply(reply.body) or ApplyOutcome.APPLIED
+            self.report_now()  # the applied version confirms removals; a door behind shows
+        elif reply.status == 304:
+            outcome = ApplyOutcome.UNCHANGED
+        else:
             raise refusal(reply)
-        self._succeeded(etag=reply.headers.get("etag", etag))
+        statement = reply.headers.get(FRESHNESS_HEADER)
+        if statement and self._on_fresh is not None:
+            self._on_fresh(statement, nonce, sent_mono)  # after the apply: versions compare
+        # A held poll that comes back at once with nothing new is not held by a server:
+        # treated as a refusal, so a replayed answer cannot make the poller spin.
+        early = wait_s > 0 and time.monotonic() - sent_mono < min(1.0, wait_s / 2)
+        if outcome is ApplyOutcome.UNCHANGED and early:
+            outcome = ApplyOutcome.REFUSED
+        return self._settle(outcome, reply.headers.get("etag", etag), etag)
+
+    def _settle(self, outcome: ApplyOutcome, offered: str | None, held: str | None) -> float:
+        """Adopt the offered ETag unless the envelope must be fetched again; the wait."""
+        if outcome is ApplyOutcome.RETRY:
+            self._succeeded(etag=held)
+            return self._retry_backoff.next_s()
+        self._retry_backoff.reset()
+        self._succeeded(etag=offered)
+        if outcome is ApplyOutcome.REFUSED:
+            return self._refusal_backoff.next_s()
+        self._refusal_backoff.reset()
         return 0.0
 
     def _event_loop(self) -> None:

@@ -11,7 +11,10 @@ alarms, and the records that end an incident end its alarm, in the same transact
 first record of a journal id new to a device that had another chain is checked for a
 declaration of what the old chain lost.
 
-Also owns ``heartbeat``: the device's state, and the removals its versions confirm.
+Also owns ``heartbeat``: the device's state, the removals its versions confirm, and the
+door's storage alarm. A heartbeat is never journalled, so it reaches the server even when the
+door's disk is full: its ``storage`` report raises one ``door_storage`` alarm when the
+journal fails or the disk runs low, and clears it when both are well again.
 """
 
 from __future__ import annotations
@@ -149,8 +152,14 @@ def _raise_or_end(conn: sqlite3.Connection, now: float, event: bundle.Event, sin
         alarms.end_incident(conn, now, event.door_id, event.kind, event.detail, reference)
 
 
-def heartbeat(conn: sqlite3.Connection, now: float, device_id: str, report: dict[str, Any]) -> None:
+STORAGE_ALARM = "door_storage"
+
+
+def heartbeat(conn: sqlite3.Connection, now: float, device_id: str, report: dict[str, Any],
+              sinks: list[str] | None = None) -> None:
     """Store the device's report; versions confirm removals from cache and module."""
+    previous = conn.execute("SELECT heartbeat FROM devices WHERE id = ?", (device_id,)).fetchone()
+    _storage_alarm(conn, now, device_id, report, previous[0] if previous else None, sinks or [])
     conn.execute(
         "UPDATE devices SET last_heartbeat_at = ?, heartbeat = ?, applied_version = ?,"
         " reconciled_version = ?, reported_module_identity = ?, offline_alarmed = 0 WHERE id = ?",
@@ -161,6 +170,28 @@ def heartbeat(conn: sqlite3.Connection, now: float, device_id: str, report: dict
         if version is not None:
             conn.execute(f"UPDATE removals SET {column} = ? WHERE device_id = ? AND version <= ?"
                          f" AND {column} IS NULL", (now, device_id, version))
+
+
+def _storage_trouble(report: dict[str, Any]) -> bool:
+    storage = report.get("storage") or {}
+    return bool(storage.get("journal_failing") or storage.get("disk_low"))
+
+
+def _storage_alarm(conn: sqlite3.Connection, now: float, device_id: str, report: dict[str, Any],
+                   previous_json: str | None, sinks: list[str]) -> None:
+    """One alarm per incident: raised when the report turns bad, cleared when it turns good.
+    A door that reports no ``storage`` (older than the field) changes nothing."""
+    if "storage" not in report or report["storage"] is None:
+        return
+    was_bad = _storage_trouble(json.loads(previous_json)) if previous_json else False
+    is_bad = _storage_trouble(report)
+    if is_bad and not was_bad:
+        alarms.raise_alarm(conn, now, sinks, STORAGE_ALARM, device_id,
+                           {"storage": report["storage"]}, once=True)
+    elif was_bad and not is_bad:
+        conn.execute("UPDATE alarms SET state = 'cleared', cleared_by = 'door', cleared_at = ?"
+                     " WHERE device_id = ? AND kind = ? AND state != 'cleared'",
+                     (now, device_id, STORAGE_ALARM))
 
 
 def list_events(conn: sqlite3.Connection, device_id: str | None, limit: int) -> list[dict[str, Any]]:

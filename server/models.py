@@ -208,6 +208,16 @@ class EventsBody(Body):
     losses: list[LossBody] = Field(default=[], max_length=100)
 
 
+class StorageReport(Body):
+    """The door journal's state: a failing journal or a low disk is the door_storage alarm."""
+
+    journal_failing: bool
+    disk_low: bool
+    pending: Annotated[int, Field(ge=0, le=2**62)] = 0
+    dropped: Annotated[int, Field(ge=0, le=2**62)] = 0
+    error: Text | None = None
+
+
 class HeartbeatBody(Body):
     applied_version: Annotated[int, Field(ge=0, le=2**62)] | None = None
     reconciled_version: Annotated[int, Field(ge=0, le=2**62)] | None = None
@@ -217,3 +227,5 @@ class HeartbeatBody(Body):
     backlog: Annotated[int, Field(ge=0, le=2**62)] | None = None
     disk_free_bytes: Annotated[int, Field(ge=0, le=2**62)] | None = None
     power: Name | None = None
+    storage: StorageReport | None = None
+    apply_error: Text | None = None  # why the last bundle could not be applied (door behind)

@@ -1,7 +1,10 @@
 """API of doors and stations: pairing, the bundle long-poll, events and heartbeats.
 
 The bundle endpoint is async: a held poll awaits the device's asyncio.Event and holds no
-worker thread; only the short database reads run in threads.
+worker thread; only the short database reads run in threads. A poll that carries a
+``Doorward-Nonce`` is answered (200 and 304) with a ``Doorward-Freshness`` statement signed by
+the bundle key: this version is the device's current one, now, in answer to that nonce
+(docs/sync-protocol.md). Doors that send no nonce get no statement.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import asyncio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from daemon import bundle as codec
 from server import alarms, events, pairing
-from server.bundles import BundleService
+from server.bundles import BundleService, StoredBundle
+from server.context import ServerContext
 from server.deps import Ctx, DeviceCaller, get_bundles, get_notifier
-from server.errors import Forbidden
+from server.errors import Forbidden, Invalid
 from server.models import EventsBody, HeartbeatBody, PairBody
 from server.notifier import BundleNotifier
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 BUNDLE_TYPE = "application/vnd.doorward.bundle+json"
+NONCE_HEADER, FRESHNESS_HEADER = "Doorward-Nonce", "Doorward-Freshness"
 
 
 @router.get("/health", tags=["server"])
@@ -51,10 +57,13 @@ def pair(body: PairBody, request: Request, ctx: Ctx) -> dict:
             responses={200: {"content": {BUNDLE_TYPE: {}}}, 304: {"description": "unchanged"}})
 async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30),
                  if_none_match: str | None = Header(None),
+                 doorward_nonce: str | None = Header(None),
                  bundles: BundleService = Depends(get_bundles),
                  notifier: BundleNotifier = Depends(get_notifier)) -> Response:
     """The device's signed bundle. With ``If-None-Match`` equal to the current ETag and
     ``wait`` > 0, held until something affecting the device changes (at most ``wait`` s)."""
+    if doorward_nonce is not None and not codec.is_nonce(doorward_nonce):
+        raise Invalid(NONCE_HEADER, f"expected {codec.NONCE_HEX_CHARS} lowercase hex digits")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait, ctx.config.max_wait_s)
     while True:
@@ -62,10 +71,22 @@ async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30
         current = await asyncio.to_thread(bundles.ensure_current, who.ident)
         if current.etag != if_none_match:
             envelope = await asyncio.to_thread(bundles.envelope, who.ident)
-            return Response(envelope, media_type=BUNDLE_TYPE, headers={"ETag": current.etag})
+            return Response(envelope, media_type=BUNDLE_TYPE,
+                            headers=_answer_headers(ctx, who.ident, current, doorward_nonce))
         remaining = deadline - loop.time()
         if remaining <= 0 or notifier.closing or not await notifier.wait(changed, remaining):
-            return Response(status_code=304, headers={"ETag": current.etag})
+            return Response(status_code=304,
+                            headers=_answer_headers(ctx, who.ident, current, doorward_nonce))
+
+
+def _answer_headers(ctx: ServerContext, device_id: str, current: StoredBundle,
+                    nonce: str | None) -> dict[str, str]:
+    """The ETag, and the signed freshness statement when the door sent a nonce."""
+    headers = {"ETag": current.etag}
+    if nonce is not None:
+        statement = codec.FreshnessStatement(device_id, nonce, current.version, ctx.clock.now())
+        headers[FRESHNESS_HEADER] = codec.sign_freshness(statement, ctx.keys.signing)
+    return headers
 
 
 @router.post("/device/events")
@@ -91,5 +112,6 @@ def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
 def heartbeat(body: HeartbeatBody, who: DeviceCaller, ctx: Ctx) -> dict:
     now = ctx.clock.now()
     with ctx.write() as conn:
-        events.heartbeat(conn, now, who.ident, body.model_dump())
+        events.heartbeat(conn, now, who.ident, body.model_dump(),
+                         alarms.sinks_of(ctx.config.alarms))
     return {"server_time": now, "clock_synchronised": ctx.clock.synchronised()}

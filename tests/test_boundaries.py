@@ -33,6 +33,7 @@ PURE = [
     "daemon/door.py",
     "daemon/door_types.py",
     "daemon/slotmap.py",
+    "daemon/bundle_incidents.py",
     "daemon/library_plan.py",
     "daemon/timers.py",
     "daemon/debounce.py",

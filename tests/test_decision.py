@@ -110,6 +110,8 @@ def test_every_reason_has_a_row_or_a_dedicated_test() -> None:
         Reason.LOCKED_OUT, Reason.WAITING_SECOND_PERSON, Reason.SAME_PERSON_TWICE,
         Reason.SNAPSHOT_EXPIRED_GRACE, Reason.SNAPSHOT_EXPIRED_ALLOW_LIST,
         Reason.SNAPSHOT_EXPIRED_DENIED, Reason.SNAPSHOT_EXPIRED_NOT_LISTED,
+        Reason.BOOT_GRACE, Reason.BOOT_ALLOW_LIST, Reason.BOOT_GRACE_OVER,
+        Reason.BOOT_UNTRUSTED_DENIED,  # tests/test_decision_boot.py
     }
     assert covered == set(Reason)
 

@@ -26,7 +26,7 @@ PROPERTY_SETTINGS = settings(max_examples=max(200, settings.default.max_examples
 BERLIN = ZoneInfo("Europe/Berlin")
 SCHEDULES = {s["id"]: s for s in (OFFICE, HOLIDAY_MORNINGS)}
 HOLIDAYS = {dt.date(2026, 12, 25)}
-GRANTING = {Reason.GRANTED, Reason.GRANTED_DURESS, Reason.SNAPSHOT_EXPIRED_GRACE,
+GRANTING = {Reason.GRANTED, Reason.GRANTED_DURESS, Reason.SNAPSHOT_EXPIRED_GRACE, Reason.BOOT_GRACE, Reason.BOOT_ALLOW_LIST,
             Reason.SNAPSHOT_EXPIRED_ALLOW_LIST}
 DAY_S = 86400
 

@@ -87,14 +87,16 @@ UNTRUSTED_EXPIRY = [
      [(Reason.SNAPSHOT_EXPIRED_GRACE, (GRACE,))]),
     ("applied this boot, grace over", APPLIED, [("f-staff", 0.0, VALIDITY_S + GRACE_S, False)],
      [(Reason.SNAPSHOT_EXPIRED_DENIED, ())]),
-    ("reboot with an untrusted clock", DecisionState.initial(), [("f-staff", NOW_WALL, 5.0, False)],
-     [(Reason.SNAPSHOT_EXPIRED_DENIED, ())]),
+    ("reboot with an untrusted clock: the boot policy (tests/test_decision_boot.py)",
+     DecisionState.initial(started_mono=0.0), [("f-staff", NOW_WALL, 5.0, False)],
+     [(Reason.BOOT_GRACE, (AlarmKind.BOOT_GRACE,))]),
     ("trusted earlier this boot, timed on from there", DecisionState.initial(),
      [("f-staff", EXPIRES - 100, 1000.0, True), ("f-staff", 0.0, 1099.0, False),
       ("f-staff", 0.0, 1100.0, False)],
      [(Reason.GRANTED, ()), (Reason.GRANTED, ()), (Reason.SNAPSHOT_EXPIRED_GRACE, (GRACE,))]),
-    ("a wall clock behind issued_at is not trusted", DecisionState.initial(),
-     [("f-staff", DENY_AFTER.issued_at - 301, 5.0, True)], [(Reason.SNAPSHOT_EXPIRED_DENIED, ())]),
+    ("a wall clock behind issued_at is not trusted", DecisionState.initial(started_mono=0.0),
+     [("f-staff", DENY_AFTER.issued_at - 301, 5.0, True)],
+     [(Reason.BOOT_GRACE, (AlarmKind.BOOT_GRACE,))]),
     ("the allowed skew is allowed", DecisionState.initial(),
      [("f-staff", DENY_AFTER.issued_at - 300, 5.0, True)], [(Reason.GRANTED, ())]),
 ]
@@ -107,9 +109,9 @@ def test_expiry_on_monotonic_time_while_untrusted(state: DecisionState, scans: l
 
 
 def test_reboot_with_untrusted_clock_still_honours_the_allow_list() -> None:
-    assert reasons(LISTED, [("f-staff", 0.0, 5.0, False), ("f-u-sec", 0.0, 6.0, False)],
-                   DecisionState.initial()) == [
-        (Reason.SNAPSHOT_EXPIRED_ALLOW_LIST, ()), (Reason.SNAPSHOT_EXPIRED_NOT_LISTED, ())]
+    after_boot_grace = DecisionState.initial(started_mono=0.0)
+    assert reasons(LISTED, [("f-staff", 0.0, GRACE_S, False), ("f-u-sec", 0.0, GRACE_S, False)],
+                   after_boot_grace) == [(Reason.BOOT_ALLOW_LIST, ()), (Reason.BOOT_GRACE_OVER, ())]
 
 
 # ---- DST through decide() ----

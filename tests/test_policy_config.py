@@ -22,6 +22,11 @@ def test_policy_values_are_read_with_the_bundles_meaning(tmp_path: Path) -> None
     assert policy.offline.allow_list == ("u-1",)
 
 
+def test_the_boot_policy_is_read_from_the_section(tmp_path: Path) -> None:
+    policy = load_config(write(tmp_path, MINIMAL + "[policy]\nboot_untrusted = 'deny'\n")).policy
+    assert policy.boot_untrusted == "deny"
+
+
 @pytest.mark.parametrize(("extra", "words"), [
     ("[policy]\nunlock_s = 'five'\n", "policy.unlock_s: must be a number"),
     ("[policy]\nprealarm_s = 40\n", "policy.prealarm_s: 40.0 is longer than held_open_s"),

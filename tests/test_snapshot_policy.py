@@ -48,6 +48,7 @@ BAD = [
     ({"offline": {"allow_list": "u-1"}}, "policy.offline.allow_list: expected a list"),
     ({"offline": {"allow_list": ["u-1", ""]}}, r"policy.offline.allow_list\[1\]: expected a user id"),
     ({"untrusted_clock": "allow"}, "policy.untrusted_clock: expected one of deny_windowed"),
+    ({"boot_untrusted": "allow"}, "policy.boot_untrusted: expected one of grace, deny"),
 ]
 
 
@@ -66,3 +67,17 @@ def test_lockout_durations_double_up_to_the_cap() -> None:
     lockout = LockoutPolicy()
     assert [lockout.duration_s(n) for n in range(7)] == [5, 10, 20, 40, 60, 60, 60]
     assert lockout.duration_s(10_000) == 60
+
+
+def test_the_boot_policy_defaults_to_grace_and_round_trips() -> None:
+    assert Policy().boot_untrusted == "grace"
+    deny = Policy.from_mapping({"boot_untrusted": "deny"})
+    assert deny.boot_untrusted == "deny"
+    assert Policy.from_mapping(deny.to_mapping()) == deny
+
+
+def test_a_key_added_later_is_written_only_when_it_is_not_its_default() -> None:
+    """Doors that predate ``boot_untrusted`` refuse unknown policy keys: a server must not
+    send it unless an admin set it, and the golden vector must re-encode unchanged."""
+    assert "boot_untrusted" not in Policy().to_mapping()
+    assert Policy(boot_untrusted="deny").to_mapping()["boot_untrusted"] == "deny"

@@ -99,7 +99,17 @@ def build() -> dict:
             "sealed_b64": bundle.b64(sealed),
         },
         "events": events,
+        "freshness": freshness(signing),
     }
+
+
+def freshness(signing: Ed25519PrivateKey) -> dict:
+    """A freshness statement answering one poll (added with the poll nonce)."""
+    statement = bundle.FreshnessStatement("door-7f3a", bytes(range(16)).hex(),
+                                          1764300000000000, 1764300123.5)
+    return {"door": statement.door_id, "nonce": statement.nonce, "version": statement.version,
+            "server_time": statement.server_time,
+            "header": bundle.sign_freshness(statement, signing)}
 
 
 if __name__ == "__main__":
