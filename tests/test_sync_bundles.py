@@ -23,15 +23,33 @@ from daemon.module_config import ServerConfig
 from daemon.pairing import PairingRequest, pair
 from daemon.sync import ApplyOutcome, SyncClient
 from tests.serverhelpers import R307, running_server, wait_until
-from tests.test_sync_client import MemoryJournal, new_door
+from tests.test_sync_client import new_door
 
 CONFIG = ServerConfig(credential="", ca_file=None, request_deadline_s=2.0,
                       max_response_bytes=8 * 1024 * 1024, long_poll_s=5.0)
 
 
+class NoEvents:
+    """A journal feed with nothing to upload: these tests watch the bundle poller only."""
+
+    journal_id = "j-bundles-test"
+
+    def unacknowledged(self, limit: int) -> list:
+        return []
+
+    def acknowledge(self, up_to_seq: int) -> None:
+        raise AssertionError("nothing was sent, so nothing can be acknowledged")
+
+    def pending_losses(self) -> list:
+        return []
+
+    def resolve_gap(self, expected_seq: int) -> bool:
+        return False
+
+
 def client_for(credentials: Credentials, apply, on_fresh=None) -> SyncClient:  # noqa: ANN001
     return SyncClient(credentials, CONFIG, apply_bundle=apply,
-                      journal=MemoryJournal(credentials.device_id), heartbeat=lambda: {},
+                      journal=NoEvents(), heartbeat=lambda: {},
                       sync_interval_s=lambda: 30.0, backoff_initial_s=0.1, on_fresh=on_fresh)
 
 
