@@ -78,6 +78,21 @@ def _messy_rate(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     return {}
 
 
+def _merge_any(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    if not isinstance(value, bool):
+        raise ValueError("merge_any must be true (RegModel merges any captures) or false")
+    module.merge_any = value
+    return {}
+
+
+def _hang(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    if value is not True:
+        raise ValueError("hang must be true: a hung module recovers only when its power is "
+                         "cut (power_cycle, or the hub's power pin)")
+    module.hang()
+    return {}
+
+
 def _power_cycle(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     module.power_cycle()
     return {}
@@ -90,7 +105,8 @@ def _state(module: SimulatedR30x, value: Any) -> dict[str, Any]:
 HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "hello": _hello, "role": _introduction, "client": _introduction,
     "place": _place, "lift": _lift, "fault": _fault, "lie": _lie, "seed": _seed,
-    "messy_rate": _messy_rate, "power_cycle": _power_cycle, "state": _state,
+    "messy_rate": _messy_rate, "merge_any": _merge_any, "hang": _hang,
+    "power_cycle": _power_cycle, "state": _state,
 }
 
 
@@ -118,6 +134,7 @@ def describe_state(module: SimulatedR30x) -> dict[str, Any]:
             "model": module.profile.name,
             "firmware": module.firmware,
             "powered": module.powered,
+            "hung": module.hung,
             "finger": module.finger,
             "library": {"capacity": module.profile.capacity,
                         "occupied": sorted(module.flash.library)},
@@ -128,6 +145,7 @@ def describe_state(module: SimulatedR30x) -> dict[str, Any]:
             "fault": None if fault is None else fault.as_dict(module.clock()),
             "lie": None if module.lie is None else dict(zip(("page", "score"), module.lie)),
             "messy_rate": module.messy_rate,
+            "merge_any": module.merge_any,
             "seed": module.seed,
             "led": dict(module.led),
         }

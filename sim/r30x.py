@@ -93,6 +93,12 @@ class SimulatedR30x:
         self.faults = FaultInjector(seed)
         self.messy_rate = 0.0
         self.lie: tuple[int, int] | None = None
+        # A clone's RegModel that merges any two captures without comparing them (some AS608
+        # and R307 clones do): the host's own Match is then all that refuses mixed fingers.
+        self.merge_any = False
+        # A latched-up module (firmware hang after a brown-out or an ESD hit): it hears
+        # nothing and answers nothing until its supply is cut; no control request clears it.
+        self.hung = False
         self.finger: str | None = None
         self.led: dict[str, int] = {}
         self.powered = True
@@ -137,8 +143,8 @@ class SimulatedR30x:
         """Bytes from the host (after line faults). Replies go to the attached sink."""
         with self.lock:
             now = self.clock()
-            if not self.powered:
-                return  # an unpowered module hears nothing
+            if not self.powered or self.hung:
+                return  # an unpowered or latched-up module hears nothing
             if self._rx and now - self._last_rx > RX_GAP_RESET_S:
                 self._rx.clear()
             self._last_rx = now
@@ -253,6 +259,14 @@ class SimulatedR30x:
                 self.generation += 1  # drops replies still queued in the link
                 self.volatile = self._fresh_ram()
                 self._rx.clear()
+                self.hung = False  # losing power is the only cure for a latch-up
+
+    def hang(self) -> None:
+        """Latch up: silent from now on, through unplugs and reopens, until power is cut."""
+        with self.lock:
+            self.hung = True
+            self.generation += 1  # a reply already on its way is lost with the firmware
+            self._rx.clear()
 
     def power_cycle(self) -> None:
         with self.lock:

@@ -317,6 +317,22 @@ def test_r503_reg_model_merges_up_to_six_buffers() -> None:
         assert host.call(Command.IMG2TZ, b"\x07").code == 0x01
 
 
+@pytest.mark.parametrize("model", ["r307", "r503"])
+def test_a_clone_that_merges_any_fingers_accepts_two_people_in_one_template(model: str) -> None:
+    module = SimulatedR30x(model, seed=5)
+    with MemoryLink(module) as link:
+        host = Host(link.host)
+        capture(module, host, ALICE, 1)
+        capture(module, host, BOB, 2)
+        assert host.call(Command.REG_MODEL).code == 0x0A  # an honest module refuses
+        assert module.control({"merge_any": True}) == {"ok": True}
+        capture(module, host, ALICE, 1)
+        capture(module, host, BOB, 2)
+        assert host.call(Command.REG_MODEL).code == 0  # the clone merges without complaint
+        assert module.control({"state": True})["merge_any"] is True
+        assert module.control({"merge_any": "yes"})["ok"] is False
+
+
 def test_r307_get_echo_and_power_up_is_silent() -> None:
     module = SimulatedR30x("r307")
     with MemoryLink(module) as link:
