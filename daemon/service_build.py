@@ -27,7 +27,7 @@ from daemon.config import Config
 from daemon.credentials import CredentialError, Credentials, load_credentials
 from daemon.journal import EventJournal
 from daemon.journal_resilient import ResilientJournal
-from daemon.library import sealed_templates
+from daemon.library import SlotChange, sealed_templates
 from daemon.reader import Reader
 from daemon.reader_types import ModuleCredential, ReaderSettings, ReaderStatus
 from daemon.slotmap import SlotMap
@@ -115,9 +115,10 @@ class CacheSlotStore:
     def slot_map(self) -> SlotMap:
         return self._cache.slot_map()
 
-    def save_slot_map(self, slot_map: SlotMap) -> None:
-        if self._cache.applied_version() is not None:
-            self._cache.save_slot_map(slot_map)
+    def update_slot_map(self, change: SlotChange) -> SlotMap:
+        if self._cache.applied_version() is None:
+            return self._cache.slot_map()
+        return self._cache.update_slot_map(change)
 
     def set_reconciled_version(self, version: int) -> None:
         applied = self._cache.applied_version()
