@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from drivers.r30x.protocol import Command
 from sim.faults import parse_fault
 
 if TYPE_CHECKING:
@@ -93,6 +94,13 @@ def _hang(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     return {}
 
 
+def _factory_new(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    if value is not True:
+        raise ValueError("factory_new must be true: the module is replaced by a new one")
+    module.replace_with_new()
+    return {}
+
+
 def _power_cycle(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     module.power_cycle()
     return {}
@@ -106,6 +114,7 @@ HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "hello": _hello, "role": _introduction, "client": _introduction,
     "place": _place, "lift": _lift, "fault": _fault, "lie": _lie, "seed": _seed,
     "messy_rate": _messy_rate, "merge_any": _merge_any, "hang": _hang,
+    "factory_new": _factory_new,
     "power_cycle": _power_cycle, "state": _state,
 }
 
@@ -148,7 +157,16 @@ def describe_state(module: SimulatedR30x) -> dict[str, Any]:
             "merge_any": module.merge_any,
             "seed": module.seed,
             "led": dict(module.led),
+            "commands_received": {_command_name(code): count
+                                  for code, count in sorted(module.received.items())},
         }
+
+
+def _command_name(code: int) -> str:
+    try:
+        return Command(code).name
+    except ValueError:
+        return f"0x{code:02X}"
 
 
 def handle_line(module: SimulatedR30x, line: bytes) -> bytes:

@@ -385,3 +385,20 @@ def test_realtime_replies_never_beat_the_modelled_floor() -> None:
             started = time.monotonic()
             host.call(command, params)
             assert time.monotonic() - started >= floor * 0.99  # lower bound only: never flaky
+
+
+def test_a_module_replaced_by_a_new_one_is_factory_fresh_and_counts_commands_afresh() -> None:
+    module = SimulatedR30x("r503", seed=5)
+    with MemoryLink(module) as link:
+        host = Host(link.host)
+        capture(module, host, ALICE, 1)
+        assert host.call(Command.STORE, b"\x01\x00\x03").code == 0
+        assert host.call(Command.SET_PWD, b"\x12\x34\x56\x78").code == 0
+        assert module.control({"state": True})["commands_received"]["STORE"] == 1
+        assert module.control({"factory_new": True}) == {"ok": True}
+        assert host.raw(1) == b"\x55"  # the new R503 powers up on the same supply
+        state = module.control({"state": True})
+        assert state["library"]["occupied"] == [] and state["password_set"] is False
+        assert state["commands_received"] == {}
+        assert host.call(Command.TEMPLATE_NUM).code == 0  # no password asked
+        assert module.control({"state": True})["commands_received"] == {"TEMPLATE_NUM": 1}
