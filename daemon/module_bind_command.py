@@ -34,7 +34,7 @@ EXIT_OK, EXIT_FAILED = 0, 2
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="doorward bind-module", description=__doc__.split("\n\n")[0])
     p.add_argument("--module-identity", default=None,
-                   help="the new module's identity, as the tamper alarm and `doorward status` show it")
+                   help="the new module's identity, as `doorward status` shows it in the alarm")
     p.add_argument("--config", type=Path, default=None, help="the door's TOML configuration")
     return p
 

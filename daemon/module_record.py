@@ -96,7 +96,8 @@ class ModuleRecordStore:
         except BindRequestError as error:
             log.error("%s; the module record is ignored", error)
             return None
-        return fields.get("module_identity") if isinstance(fields.get("module_identity"), str) else None
+        identity = fields.get("module_identity")
+        return identity if isinstance(identity, str) and identity else None
 
     def bind_request(self) -> BindRequest | None:
         path = self._dir / BIND_REQUEST
@@ -136,7 +137,8 @@ def write_bind_request(state_dir: Path, identity: str, by: str, wall_now: float)
     return _write_private(Path(state_dir) / BIND_REQUEST, body)
 
 
-def record_bound(state_dir: Path, identity: str, wall_now: float, used_request: bool = True) -> Path:
+def record_bound(state_dir: Path, identity: str, wall_now: float,
+                 used_request: bool = True) -> Path:
     """The module with ``identity`` is bound to this door: record it, and let no bind request
     outlive the bind it asked for."""
     path = write_module_record(state_dir, identity, wall_now)

@@ -44,8 +44,8 @@ def judge(binding: BindingStatus, found: str | None, expected: str | None,
         return Verdict(binding is not BindingStatus.BOUND, None)  # the operator's explicit word
     swapped = None if expected is None or found == expected else \
         f"module swapped: identity {expected!r} became {found!r}"  # fmt: skip
-    if first_check_binds and binding is BindingStatus.UNBOUND:
-        return Verdict(True, swapped)  # the kiosk's permission from pairing
+    if first_check_binds and binding is BindingStatus.UNBOUND and swapped is None:
+        return Verdict(True, None)  # the kiosk's permission from pairing
     if binding is not BindingStatus.BOUND:
         return Verdict(False, _not_bound(binding, found, request))
     return Verdict(False, swapped)

@@ -141,7 +141,7 @@ BOUND = BindingStatus.BOUND
     (FOREIGN, R503, R503, request(R503), False, True, None),  # finishes a bind cut short
     (WRONG, None, R503, request(R503), False, False, "wrong_password"),
     (UNBOUND, R503, None, None, True, True, None),  # the kiosk's first check
-    (UNBOUND, OTHER, R503, None, True, True, "module swapped"),
+    (UNBOUND, OTHER, R503, None, True, False, "unbound"),  # not the module it expects
     (FOREIGN, R503, None, None, True, False, "foreign"),  # the kiosk binds only fresh ones
 ])  # fmt: skip
 def test_the_guard_binds_only_on_an_explicit_permission(binding, found, expected, bind_request,

@@ -45,7 +45,8 @@ def journal(door: SimulatedDoor) -> str:
     return result.stdout
 
 
-def test_a_fresh_module_found_at_start_gets_nothing_until_bind_module(door_factory, site) -> None:  # noqa: F811
+def test_a_fresh_module_found_at_start_gets_nothing_until_bind_module(
+        door_factory, site) -> None:  # noqa: F811
     door = door_factory()
     door.pair(site)
     door.enrol("f-alice")
