@@ -10,6 +10,10 @@ validated at open, so damage is found at start, not at a scan. Templates stay se
 door's key inside the snapshot. The reconciled version (the module matched the slot map) is
 kept beside the applied one.
 
+Two threads write the slot map: the sync thread's ``apply`` (the new snapshot's plan) and
+the reader's reconcile (``update_slot_map``, a change applied under the same lock to the map
+as it is then, so reconcile progress read from an older map never overwrites a revocation).
+
 Row layout: ``state`` holds the applied version, the encrypted head (the payload without
 its users, plus ``user_count``) and the reconciled version; ``users`` one encrypted user
 payload per position; ``slots`` one encrypted slot per module page. Thread-safe (one lock).
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,18 +133,22 @@ class PermissionCache:
             self._snapshot, self._slot_map, self._applied_version = snapshot, slot_map, version
             self._write_backstop(version)
 
-    def save_slot_map(self, slot_map: SlotMap) -> None:
-        """Record reconcile progress: only the pages that changed are rewritten."""
-        version = self._require_applied("save a slot map")
-        old = {slot.page: slot for slot in self._slot_map.slots}
-        new = {slot.page: slot for slot in slot_map.slots}
-        gone = [(page,) for page in old.keys() - new.keys()]
-        changed = [self._seal_slot(s, version) for p, s in new.items() if old.get(p) != s]
+    def update_slot_map(self, change: Callable[[SlotMap], SlotMap]) -> SlotMap:
+        """Record reconcile progress: ``change`` (pure, quick) is applied to the map as it is
+        now, under the lock that ``apply`` writes under, so a map read before a newer
+        snapshot's apply can never be written back over it. Only the pages that changed are
+        rewritten, sealed to the version applied at the write. Returns the stored map."""
         with self._lock:
-            with self._db.atomic():
-                self._db.conn.executemany("DELETE FROM slots WHERE page = ?", gone)
-                self._db.conn.executemany("INSERT OR REPLACE INTO slots VALUES (?, ?)", changed)
-            self._slot_map = slot_map
+            version = self._require_applied("save a slot map")
+            current = self._slot_map
+            wanted = change(current)
+            if wanted != current:
+                self._write_slots(current, wanted, version)
+            return wanted
+
+    def save_slot_map(self, slot_map: SlotMap) -> None:
+        """Replace the slot map whole (tools and tests; reconcile uses ``update_slot_map``)."""
+        self.update_slot_map(lambda current: slot_map)
 
     def set_reconciled_version(self, version: int) -> None:
         applied = self._require_applied("record a reconciled version")
@@ -155,6 +164,16 @@ class PermissionCache:
             self._db.close()
 
     # ---- internals ----
+
+    def _write_slots(self, old_map: SlotMap, new_map: SlotMap, version: int) -> None:
+        old = {slot.page: slot for slot in old_map.slots}
+        new = {slot.page: slot for slot in new_map.slots}
+        gone = [(page,) for page in old.keys() - new.keys()]
+        changed = [self._seal_slot(s, version) for p, s in new.items() if old.get(p) != s]
+        with self._db.atomic():
+            self._db.conn.executemany("DELETE FROM slots WHERE page = ?", gone)
+            self._db.conn.executemany("INSERT OR REPLACE INTO slots VALUES (?, ?)", changed)
+        self._slot_map = new_map
 
     def _require_applied(self, what: str) -> int:
         if self._applied_version is None or self._snapshot is None:

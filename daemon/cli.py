@@ -27,6 +27,8 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
                    "drive the lock relay to its de-energised level and exit (stop hook)"),
     "check-config": ("daemon.hwcommands:check_config", "validate the configuration file"),
     "pair": ("daemon.pair_command:main", "pair this door with the server and bind its module"),
+    "bind-module": ("daemon.module_bind_command:main",
+                    "let the door bind a replaced fingerprint module, once (recovery)"),
     "doctor": ("daemon.doctor:doctor", "check the installation and hardware; print the fixes"),
     "run": ("daemon.run_command:main", "run the door daemon in the foreground (the systemd unit)"),
     "status": ("daemon.service_commands:status", "show the running door's status"),

@@ -15,11 +15,19 @@ active, the pass records the reconciled version.
 
 Runs on the reader thread only (it drives the module client). Timeout, PortLost and
 ModuleReset propagate: the reader decides what they mean and starts a new pass afterwards.
+
+The sync thread writes the map too (a new snapshot's plan, through the cache's ``apply``), at
+any moment between two of these steps or inside one. So reconcile never writes back a map it
+read earlier: every write is ``update_slot_map(change)``, a pure change applied by the store
+under its lock to the map as it is then, and a page that a newer snapshot revoked or gave to
+another finger is left as that snapshot says. Without that, a mark computed from the old map
+restored a revoked page as active, and the module was reported reconciled with it inside.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Collection
 from typing import Protocol
@@ -36,8 +44,8 @@ from drivers.r30x.errors import BadFrame, ModuleRejected, UnexpectedReply
 from drivers.r30x.protocol import Confirmation
 from drivers.r30x.sensor import R30xSensor
 
-__all__ = ["MemorySlotStore", "Reconciler", "SlotStore", "Step", "StepKind", "StepReason",
-           "TemplateSource", "plan_reconcile", "sealed_templates"]  # fmt: skip
+__all__ = ["MemorySlotStore", "Reconciler", "SlotChange", "SlotStore", "Step", "StepKind",
+           "StepReason", "TemplateSource", "plan_reconcile", "sealed_templates"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -56,26 +64,40 @@ TemplateSource = Callable[[str], bytes]  # finger id -> plaintext template, open
 AlarmSink = Callable[[str, str], None]  # (kind, detail)
 
 
+SlotChange = Callable[[SlotMap], SlotMap]  # pure: the map as it is now -> the map wanted
+
+
 class SlotStore(Protocol):
     def slot_map(self) -> SlotMap: ...
 
-    def save_slot_map(self, slot_map: SlotMap) -> None: ...
+    def update_slot_map(self, change: SlotChange) -> SlotMap:
+        """Apply ``change`` to the current map atomically (under the store's lock, against
+        every other writer) and return the map that is now stored."""
+        ...
 
     def set_reconciled_version(self, version: int) -> None: ...
 
 
 class MemorySlotStore:
-    """A ``SlotStore`` in memory."""
+    """A ``SlotStore`` in memory. ``save_slot_map`` replaces the map whole: that is the
+    snapshot's plan (the station's apply); reconcile only ever uses ``update_slot_map``."""
 
     def __init__(self, slot_map: SlotMap | None = None) -> None:
         self.map = slot_map or SlotMap()
         self.reconciled_version: int | None = None
+        self._lock = threading.Lock()
 
     def slot_map(self) -> SlotMap:
         return self.map
 
     def save_slot_map(self, slot_map: SlotMap) -> None:
-        self.map = slot_map
+        with self._lock:
+            self.map = slot_map
+
+    def update_slot_map(self, change: SlotChange) -> SlotMap:
+        with self._lock:
+            self.map = change(self.map)
+            return self.map
 
     def set_reconciled_version(self, version: int) -> None:
         self.reconciled_version = version
@@ -192,17 +214,15 @@ class Reconciler:
         if current is not None and current.state is not SlotState.PENDING_DELETE:
             return  # the map gave this page a finger since the plan: a later pass loads it
         self._sensor.delete_char(step.page)
-        fresh = self._store.slot_map()
-        slot = fresh.at(step.page)
-        if slot is not None and slot.state is SlotState.PENDING_DELETE:
-            self._store.save_slot_map(fresh.without(step.page))
+        self._store.update_slot_map(lambda slot_map: _erased(slot_map, step.page))
 
     def _load(self, step: Step) -> None:
         slot = self._live_slot(step.page)
         template = None if slot is None else self._open(slot)
         if slot is None or template is None:
             return
-        self._mark(slot, SlotState.PENDING_LOAD)  # a missing or altered page is not active
+        if not self._mark(slot, SlotState.PENDING_LOAD):  # a missing or altered page is not active
+            return  # revoked or given to another finger meanwhile: nothing to download
         self._sensor.down_char(TRANSFER_BUFFER, template)
         self._sensor.store(TRANSFER_BUFFER, step.page)
         del template  # plaintext lives only inside this step
@@ -279,12 +299,31 @@ class Reconciler:
             return None
         return template
 
-    def _mark(self, slot: Slot, state: SlotState) -> None:
-        """Set a page's state on the current map, unless the page changed hands meanwhile (a
-        newer snapshot revoked or replaced the finger: its state is the snapshot's to say)."""
-        fresh = self._store.slot_map()
-        current = fresh.at(slot.page)
-        if current is None or current.state in (SlotState.PENDING_DELETE, state):
-            return
-        if (current.finger_id, current.template_sha256) == (slot.finger_id, slot.template_sha256):
-            self._store.save_slot_map(fresh.with_state(slot.page, state))
+    def _mark(self, slot: Slot, state: SlotState) -> bool:
+        """Set a page's state on the map as it is at the write, unless the page changed hands
+        meanwhile (a newer snapshot revoked or replaced the finger: its state is the
+        snapshot's to say). True while the page still holds ``slot``'s finger."""
+
+        def change(slot_map: SlotMap) -> SlotMap:
+            current = slot_map.at(slot.page)
+            if not _still_holds(current, slot) or current.state is state:
+                return slot_map
+            return slot_map.with_state(slot.page, state)
+
+        return _still_holds(self._store.update_slot_map(change).at(slot.page), slot)
+
+
+def _still_holds(current: Slot | None, slot: Slot) -> bool:
+    """``current`` is the same finger and template as ``slot``, and not pending deletion."""
+    return (current is not None and current.state is not SlotState.PENDING_DELETE
+            and (current.finger_id, current.template_sha256)
+            == (slot.finger_id, slot.template_sha256))  # fmt: skip
+
+
+def _erased(slot_map: SlotMap, page: int) -> SlotMap:
+    """The map after DeletChar of ``page``: a page pending deletion leaves it; a page that a
+    newer snapshot gave a finger meanwhile stays (a later pass loads it)."""
+    current = slot_map.at(page)
+    if current is None or current.state is not SlotState.PENDING_DELETE:
+        return slot_map
+    return slot_map.without(page)

@@ -4,20 +4,27 @@
                   --fingerprint 5647:5aa7:... [--config PATH] [--systemd-creds] [--recover-module]
 
 Opens the module's port exclusively to read its ``module_identity()`` and, after pairing,
-to bind it. When the daemon or the kiosk holds the port, pairing needs
-``--module-identity`` (from ``doorward status``), stores nothing about the binding, and
-prints the command that restarts the port's owner, which binds the module at its next start.
+to bind it; a door also records the bound module's identity in its state directory, which
+the daemon then expects at every start (``daemon/module_record.py``). When the daemon holds
+the port, pairing needs ``--module-identity`` (from ``doorward status``) and writes a
+one-shot bind request for that identity instead: the daemon, restarted to load the new
+credential, binds that module once. Nothing else ever binds a door's module: a fresh module
+found at start without a request is a tamper alarm (``doorward bind-module`` is the
+recovery). A kiosk whose port is held binds at the station's next start.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
+from daemon.binding import BindingStatus, bind_module
 from daemon.config import default_config_path, load_config
 from daemon.credentials import Credentials, write_credentials, write_systemd_credential
 from daemon.errors import DoorwardError
+from daemon.module_record import record_bound, write_bind_request
 from daemon.pairing import PairingRequest, pair
 from drivers.r30x.errors import ModuleRejected, PortLost, SensorError
 from drivers.r30x.protocol import Confirmation
@@ -52,20 +59,36 @@ def open_module(config) -> R30xSensor | None:  # noqa: ANN001
     return sensor
 
 
-def bind(sensor: R30xSensor, credentials: Credentials) -> str:
-    from daemon.binding import bind_module
-
+def bind_and_record(sensor: R30xSensor, credentials: Credentials, state_dir: Path | None) -> str:
+    """Bind the module on the open port; a door records the identity the bound module
+    reports (in ``state_dir``). Returns what to tell the operator."""
     status = bind_module(sensor, credentials.module_password, credentials.binding_token_bytes())
-    return status.value
+    if status is not BindingStatus.BOUND or state_dir is None:
+        return f"module: {status.value}"
+    sensor.params = sensor.read_parameters()
+    identity = sensor.module_identity()
+    record_bound(state_dir, identity, time.time())
+    return f"module: {status.value} ({identity})"
+
+
+def request_bind(credentials: Credentials, identity: str, state_dir: Path) -> str:
+    """The port is held: a door gets a one-shot bind request, honoured at its restart."""
+    if credentials.kind != "door":
+        return ("the module will be bound when the kiosk restarts: "
+                "sudo systemctl restart doorward-kiosk")
+    write_bind_request(state_dir, identity, "doorward pair", time.time())
+    return (f"bind request for {identity!r} written: the door binds that module when it "
+            "restarts with the new credential: sudo systemctl restart doorward")
 
 
 def run(args: argparse.Namespace) -> int:
     # Only what pairing needs: a kiosk station has no door hardware to describe.
-    config = load_config(args.config or default_config_path(), sections=("module", "server"))
+    config = load_config(args.config or default_config_path(),
+                         sections=("module", "server", "storage"))
     sensor = open_module(config)
     try:
         if sensor is not None:
-            identity = args.module_identity or _identity_of(sensor)
+            identity = args.module_identity or identity_of(sensor)
         elif args.module_identity:
             identity = args.module_identity
         else:
@@ -78,18 +101,18 @@ def run(args: argparse.Namespace) -> int:
         credentials = pair(request)
         where = _store(credentials, args, Path(config.server.credential))
         print(f"paired as {credentials.kind} {credentials.device_id}; credential in {where}")
+        state_dir = config.storage.state_dir if credentials.kind == "door" else None
         if sensor is None:
-            print("the module will be bound when its port's owner restarts: "
-                  "sudo systemctl restart doorward (or doorward-kiosk)")
+            print(request_bind(credentials, identity, config.storage.state_dir))
         else:
-            print(f"module: {bind(sensor, credentials)}")
+            print(bind_and_record(sensor, credentials, state_dir))
     finally:
         if sensor is not None:
             sensor.close()
     return 0
 
 
-def _identity_of(sensor: R30xSensor) -> str:
+def identity_of(sensor: R30xSensor) -> str:
     try:
         sensor.open()  # the factory password: a module that was never bound
     except ModuleRejected as error:

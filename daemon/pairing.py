@@ -9,8 +9,9 @@ fingerprint. Pairing then, in order:
    the answer against the fingerprint again;
 4. writes one credential (0600 file, or an encrypted systemd credential);
 5. binds the module (SetPwd, the token in notepad page 0) when it can open the port
-   exclusively; otherwise the port's owner (daemon or kiosk) binds it at its next start,
-   before reconcile, and the command to restart it is printed.
+   exclusively, and records its identity for the daemon to expect; otherwise it writes a
+   one-shot bind request that the restarted daemon honours for that identity only
+   (``daemon/pair_command.py``, ``daemon/module_record.py``).
 
 ``--recover-module`` (a replaced SD card): no new password; the server returns the escrowed
 one sealed to the new key, so the module keeps working without a factory reset.

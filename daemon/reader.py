@@ -11,8 +11,10 @@ Faults: silence (``Timeout``) is reported as "reader offline" at once (within th
 deadline, at most 2 s) and retried; a lost port is reopened with back-off, without a restart;
 a module reset, or a password the module no longer takes, re-runs the binding and identity
 check and starts a reconcile pass. A module that is not bound to this door, or whose identity
-changed, is a tamper alarm: scans stop until it is bound and a reconcile pass has made it match
-the slot map.
+is not the one the door expects, is a tamper alarm (``daemon/reader_guard.py``): scans stop and
+no template goes into it until it is this door's module again (or bound on an explicit bind
+request) and a reconcile pass has made it match the slot map. While held, the check repeats
+every ``held_check_interval_s``.
 
 Everything arrives through the constructor (callbacks, stores, settings); no globals. ``stop()``
 sets an event; the loop never sleeps, it waits on events, so it ends as soon as the exchange in
@@ -31,6 +33,7 @@ from concurrent.futures import Future
 from daemon.binding import BindingStatus
 from daemon.claim import Claim
 from daemon.library import Reconciler, SlotStore, TemplateSource
+from daemon.module_record import BindingStore
 from daemon.reader_jobs import JobFunction, JobQueue, Priority
 from daemon.reader_scan import finger_present, scan_once
 from daemon.reader_guard import ModuleGuard
@@ -65,6 +68,8 @@ class Reader:
         touch_level: Callable[[], int] | None = None,
         touch_active_low: bool = True,
         expected_identity: str | None = None,
+        binding_store: BindingStore | None = None,
+        on_event: Callable[[str, dict], None] = lambda kind, detail: None,
         version: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -77,14 +82,16 @@ class Reader:
         self._jobs = JobQueue(self._wake)
         self._thread: threading.Thread | None = None
         self._phase, self._port_lost, self._offline_why = _Phase.CONNECTING, False, "starting"
-        self._guard = ModuleGuard(credential, on_alarm, expected_identity)
+        self._guard = ModuleGuard(credential, on_alarm, binding_store, expected_identity, on_event)
         self._version = version
         self._awaiting_lift = False
         self._backoff_s = settings.reopen_backoff_s
         self._next_poll = self._next_lift_poll = self._last_ok = 0.0
         self._touch_edge = threading.Event()  # set by a touch-line edge, taken by the scan
         self._next_module_check = self._next_verify = 0.0
-        self._status = ReaderStatus(False, "starting", False)
+        # The identity the door expects is known before the module answers (bundles apply).
+        self._status = ReaderStatus(False, "starting", False,
+                                    module_identity=self._guard.identity)
 
     # ---- control, from any thread ----
 
@@ -192,7 +199,7 @@ class Reader:
         if now - self._last_ok >= s.health_interval_s:
             self._jobs.put(Priority.HEALTH, "health", self._health, once=True)
         if now >= self._next_module_check:
-            self._next_module_check = now + s.module_check_interval_s
+            self._next_module_check = now + self._module_check_interval_s()
             self.request_module_check()
         if now >= self._next_verify:
             self._next_verify = now + s.verify_interval_s
@@ -264,31 +271,39 @@ class Reader:
         self._module_check(self._sensor, start_pass=True)
         self._phase, self._backoff_s = _Phase.READY, self._settings.reopen_backoff_s
         self._last_ok = now = self._clock()
-        self._next_module_check = now + self._settings.module_check_interval_s
+        self._next_module_check = now + self._module_check_interval_s()
         self._next_verify = self._next_verify or now + self._settings.verify_interval_s
         self._publish()
+
+    def _module_check_interval_s(self) -> float:
+        s = self._settings
+        if self._guard.held:
+            return min(s.held_check_interval_s, s.module_check_interval_s)
+        return s.module_check_interval_s
 
     def _module_check(self, sensor: R30xSensor, start_pass: bool = False) -> None:
         held_before = self._guard.held
         self._guard.check(sensor)
         if self._guard.held and not held_before:
             self._reconciler.cancel()  # only a pass begun after the alarm may release the hold
-        if self._guard.bound and (start_pass or self._guard.held):
+            self._next_module_check = self._clock() + self._module_check_interval_s()
+        releasing = self._guard.held and not self._reconciler.busy
+        if self._guard.ours and (start_pass or releasing):
             self._start_pass(self._version, verify_all=False)  # on this thread: no queueing
         self._publish()
 
     # ---- reconcile ----
 
     def _start_pass(self, version: int | None, verify_all: bool) -> None:
-        if not self._guard.bound:
-            return  # never load templates into a module that is not ours
+        if not self._guard.ours:
+            return  # never load templates into a module that is not this door's
         self._version = version if version is not None else self._version
         self._reconciler.start(self._version, verify_all=verify_all)
         self._jobs.put(Priority.RECONCILE, "reconcile_step", self._reconcile_step, once=True)
         self._publish()
 
     def _reconcile_step(self, sensor: R30xSensor) -> None:
-        if not self._guard.bound:
+        if not self._guard.ours:
             return
         if self._reconciler.step():
             self._jobs.put(Priority.RECONCILE, "reconcile_step", self._reconcile_step, once=True)

@@ -12,6 +12,8 @@ from daemon.binding import BindingStatus
 
 # Alarm kinds the reader raises itself (reconcile's own are in daemon/library.py).
 ALARM_TAMPER = "tamper"
+# Journal records the reader asks for (stable strings).
+EVENT_MODULE_BOUND = "module_bound"  # {module_identity, by}: a module became this door's
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class ReaderSettings:
     reopen_backoff_s: float = 0.1  # lost port: first wait before reopening, doubling
     reopen_backoff_max_s: float = 2.0
     module_check_interval_s: float = 60.0  # binding (password, notepad) and module identity
+    # While held (tamper): how soon a module swapped back, or a bind request, is noticed.
+    held_check_interval_s: float = 5.0
     verify_interval_s: float = 86_400.0  # read back every active page (altered slots)
 
 
@@ -38,9 +42,9 @@ class ModuleCredential:
 
     password: int
     token: bytes
-    # Pairing could not bind (the port was held) and left the binding pending: bind a module
-    # still on the factory password at the first check after start, and never later, so a
-    # fresh module swapped in while running is an alarm and never learns our password.
+    # The kiosk's station only (enrol/station.py): bind a module still on the factory
+    # password at the first check after start, and never later. The door never sets it:
+    # it binds only on a bind request (daemon/module_record.py).
     bind_if_unbound: bool = False
 
     def __repr__(self) -> str:

@@ -156,7 +156,8 @@ class DoorService:
             on_lift=lambda: self.controller.post(FingerLifted()),
             on_status=lambda status: self.wake(),
             on_alarm=self.alarms.raise_alarm,
-            on_reconciled=lambda version: self._report_now())
+            on_reconciled=lambda version: self._report_now(),
+            on_event=self.journal.append)
         return ModuleLink(reader_builder(self.config, self.hardware, self.credentials,
                                          self.cache, self.pulse, callbacks))
 

@@ -27,7 +27,8 @@ from daemon.config import Config
 from daemon.credentials import CredentialError, Credentials, load_credentials
 from daemon.journal import EventJournal
 from daemon.journal_resilient import ResilientJournal
-from daemon.library import sealed_templates
+from daemon.library import SlotChange, sealed_templates
+from daemon.module_record import ModuleRecordStore
 from daemon.reader import Reader
 from daemon.reader_types import ModuleCredential, ReaderSettings, ReaderStatus
 from daemon.slotmap import SlotMap
@@ -59,6 +60,7 @@ class ReaderCallbacks:
     on_status: Callable[[ReaderStatus], None]
     on_alarm: Callable[[str, str], None]
     on_reconciled: Callable[[int], None] = lambda version: None
+    on_event: Callable[[str, dict], None] = lambda kind, detail: None  # journal records
 
 
 def open_hardware(config: Config) -> DoorHardware:
@@ -115,9 +117,10 @@ class CacheSlotStore:
     def slot_map(self) -> SlotMap:
         return self._cache.slot_map()
 
-    def save_slot_map(self, slot_map: SlotMap) -> None:
-        if self._cache.applied_version() is not None:
-            self._cache.save_slot_map(slot_map)
+    def update_slot_map(self, change: SlotChange) -> SlotMap:
+        if self._cache.applied_version() is None:
+            return self._cache.slot_map()
+        return self._cache.update_slot_map(change)
 
     def set_reconciled_version(self, version: int) -> None:
         applied = self._cache.applied_version()
@@ -136,14 +139,19 @@ def reader_settings(config: Config) -> ReaderSettings:
 def reader_builder(config: Config, hardware: DoorHardware, credentials: Credentials,
                    cache: PermissionCache, pulse: Callable[[], float],
                    callbacks: ReaderCallbacks) -> Callable[[], tuple[Reader, R30xSensor]]:
-    """A function that opens the module's port and builds the reader (PortLost if absent)."""
+    """A function that opens the module's port and builds the reader (PortLost if absent).
+
+    The module is checked against the identity recorded in the state directory and bound
+    only on a bind request there (``daemon/module_record.py``): never merely because it is
+    factory-fresh, so a module swapped in while the door was off gets no password and no
+    template."""
     module, touch = config.module, config.hardware.module_touch
 
     def build() -> tuple[Reader, R30xSensor]:
         sensor = R30xSensor.from_url(module.url, baud=module.baud, timeout_s=module.timeout_s,
                                      password=credentials.module_password, clock=pulse)
         credential = ModuleCredential(credentials.module_password,
-                                      credentials.binding_token_bytes(), bind_if_unbound=True)
+                                      credentials.binding_token_bytes())
         reader = Reader(
             sensor, credential, CacheSlotStore(cache, callbacks.on_reconciled),
             sealed_templates(cache.snapshot, credentials.door_key()),
@@ -152,7 +160,8 @@ def reader_builder(config: Config, hardware: DoorHardware, credentials: Credenti
             settings=reader_settings(config),
             touch_level=(lambda: hardware.gpio.read(touch.pin)) if touch else None,
             touch_active_low=touch.active_level == 0 if touch else True,
-            version=cache.applied_version(), clock=pulse)
+            binding_store=ModuleRecordStore(config.storage.state_dir),
+            on_event=callbacks.on_event, version=cache.applied_version(), clock=pulse)
         return reader, sensor
 
     return build

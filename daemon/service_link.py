@@ -93,7 +93,8 @@ class ModuleLink:
             self.reader.request_reconcile(version)
 
     def module_facts(self) -> tuple[str, int] | None:
-        """(module_identity, capacity) once the module has been identified."""
+        """(module_identity, capacity) of the module this door expects: from its record as
+        soon as the reader exists, else once a bound module has been identified."""
         status = self.status()
         if status is None or not status.module_identity:
             return None
@@ -101,11 +102,13 @@ class ModuleLink:
         return None if capacity is None else (status.module_identity, capacity)
 
     def _capacity(self, identity: str) -> int | None:
-        params = self.sensor.params if self.sensor is not None else None
-        if params is not None:
-            return params.capacity
+        # The expected identity names the capacity; the connected module's parameters are
+        # only a fallback (it may be a foreign module the door refuses).
         found = re.search(r"capacity=(\d+)", identity)
-        return int(found.group(1)) if found else None
+        if found:
+            return int(found.group(1))
+        params = self.sensor.params if self.sensor is not None else None
+        return params.capacity if params is not None else None
 
     def state_name(self) -> str:
         """A short word for the heartbeat's ``reader_state``."""

@@ -152,7 +152,8 @@ class CommandSet:
     def reg_model(self, params: bytes) -> Reply:
         files = [self.parsed(i) for i in self.merge_sources()]
         template = fingers.merge(
-            files, self.m.tag, self.m.settings.security_level, self.m.profile.template_size
+            files, self.m.tag, self.m.settings.security_level, self.m.profile.template_size,
+            same_finger_only=not self.m.merge_any,
         )
         self.m.volatile.filled.clear()
         if template is None:

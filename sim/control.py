@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from drivers.r30x.protocol import Command
 from sim.faults import parse_fault
 
 if TYPE_CHECKING:
@@ -78,6 +79,28 @@ def _messy_rate(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     return {}
 
 
+def _merge_any(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    if not isinstance(value, bool):
+        raise ValueError("merge_any must be true (RegModel merges any captures) or false")
+    module.merge_any = value
+    return {}
+
+
+def _hang(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    if value is not True:
+        raise ValueError("hang must be true: a hung module recovers only when its power is "
+                         "cut (power_cycle, or the hub's power pin)")
+    module.hang()
+    return {}
+
+
+def _factory_new(module: SimulatedR30x, value: Any) -> dict[str, Any]:
+    if value is not True:
+        raise ValueError("factory_new must be true: the module is replaced by a new one")
+    module.replace_with_new()
+    return {}
+
+
 def _power_cycle(module: SimulatedR30x, value: Any) -> dict[str, Any]:
     module.power_cycle()
     return {}
@@ -90,7 +113,9 @@ def _state(module: SimulatedR30x, value: Any) -> dict[str, Any]:
 HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "hello": _hello, "role": _introduction, "client": _introduction,
     "place": _place, "lift": _lift, "fault": _fault, "lie": _lie, "seed": _seed,
-    "messy_rate": _messy_rate, "power_cycle": _power_cycle, "state": _state,
+    "messy_rate": _messy_rate, "merge_any": _merge_any, "hang": _hang,
+    "factory_new": _factory_new,
+    "power_cycle": _power_cycle, "state": _state,
 }
 
 
@@ -118,6 +143,7 @@ def describe_state(module: SimulatedR30x) -> dict[str, Any]:
             "model": module.profile.name,
             "firmware": module.firmware,
             "powered": module.powered,
+            "hung": module.hung,
             "finger": module.finger,
             "library": {"capacity": module.profile.capacity,
                         "occupied": sorted(module.flash.library)},
@@ -128,9 +154,19 @@ def describe_state(module: SimulatedR30x) -> dict[str, Any]:
             "fault": None if fault is None else fault.as_dict(module.clock()),
             "lie": None if module.lie is None else dict(zip(("page", "score"), module.lie)),
             "messy_rate": module.messy_rate,
+            "merge_any": module.merge_any,
             "seed": module.seed,
             "led": dict(module.led),
+            "commands_received": {_command_name(code): count
+                                  for code, count in sorted(module.received.items())},
         }
+
+
+def _command_name(code: int) -> str:
+    try:
+        return Command(code).name
+    except ValueError:
+        return f"0x{code:02X}"
 
 
 def handle_line(module: SimulatedR30x, line: bytes) -> bytes:

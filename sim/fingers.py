@@ -124,14 +124,22 @@ def _majority(bodies: list[bytes]) -> bytes:
     return bytes(out)
 
 
-def merge(files: list[CharFile | None], tag: bytes, level: int, template_size: int) -> bytes | None:
-    """RegModel: a template from 2..6 char files of one finger, or None (0x0A)."""
+def merge(files: list[CharFile | None], tag: bytes, level: int, template_size: int, *,
+          same_finger_only: bool = True) -> bytes | None:
+    """RegModel: a template from 2..6 char files of one finger, or None (0x0A).
+    ``same_finger_only=False`` is a clone that merges files of different fingers too."""
     if len(files) < 2 or any(f is None for f in files):
         return None
     valid = [f for f in files if f is not None]
-    limit = threshold(level)
-    for i, first in enumerate(valid):
-        if any(score(first, other, tag) < limit for other in valid[i + 1 :]):
-            return None
+    if same_finger_only and not _one_finger(valid, tag, threshold(level)):
+        return None
     count = min(255, sum(f.count for f in valid))
     return _template_bytes(tag, _majority([f.body for f in valid]), count, template_size)
+
+
+def _one_finger(files: list[CharFile], tag: bytes, limit: int) -> bool:
+    """Every pair of files scores at least ``limit``."""
+    for i, first in enumerate(files):
+        if any(score(first, other, tag) < limit for other in files[i + 1 :]):
+            return False
+    return True

@@ -12,6 +12,7 @@ Build one with ``SimulatedR30x("r503", seed=1)`` and serve it with ``MemoryLink(
 
 from __future__ import annotations
 
+import collections
 import random
 import struct
 import sys
@@ -39,7 +40,7 @@ from drivers.r30x.protocol import (
 from sim import fingers
 from sim.commands import CommandSet, Reply
 from sim.faults import FaultInjector
-from sim.flash import load_flash
+from sim.flash import Flash, load_flash
 from sim.profiles import ModuleProfile, byte_time_s, get_profile
 
 # A real UART module abandons a half-received frame after a gap; without this a corrupted
@@ -93,7 +94,14 @@ class SimulatedR30x:
         self.faults = FaultInjector(seed)
         self.messy_rate = 0.0
         self.lie: tuple[int, int] | None = None
+        # A clone's RegModel that merges any two captures without comparing them (some AS608
+        # and R307 clones do): the host's own Match is then all that refuses mixed fingers.
+        self.merge_any = False
+        # A latched-up module (firmware hang after a brown-out or an ESD hit): it hears
+        # nothing and answers nothing until its supply is cut; no control request clears it.
+        self.hung = False
         self.finger: str | None = None
+        self.received: collections.Counter[int] = collections.Counter()  # commands, by code
         self.led: dict[str, int] = {}
         self.powered = True
         self.generation = 0
@@ -137,8 +145,8 @@ class SimulatedR30x:
         """Bytes from the host (after line faults). Replies go to the attached sink."""
         with self.lock:
             now = self.clock()
-            if not self.powered:
-                return  # an unpowered module hears nothing
+            if not self.powered or self.hung:
+                return  # an unpowered or latched-up module hears nothing
             if self._rx and now - self._last_rx > RX_GAP_RESET_S:
                 self._rx.clear()
             self._last_rx = now
@@ -191,6 +199,7 @@ class SimulatedR30x:
     def _run_command(self, packet: Packet, size: int, now: float) -> None:
         self.volatile.download = None  # a command ends any unfinished download
         code = packet.code
+        self.received[code] += 1
         if self._password_required() and code != Command.VFY_PWD:
             reply = Reply(Confirmation.PASSWORD_REQUIRED)
         else:
@@ -253,6 +262,29 @@ class SimulatedR30x:
                 self.generation += 1  # drops replies still queued in the link
                 self.volatile = self._fresh_ram()
                 self._rx.clear()
+                self.hung = False  # losing power is the only cure for a latch-up
+
+    def replace_with_new(self) -> None:
+        """Another module of the same model and firmware, factory-fresh, on the same cable
+        and supply: what a swap while the Pi is off looks like to the Pi."""
+        with self.lock:
+            self.flash = Flash(self.profile.name, self.firmware, self.flash.path)
+            self.flash.save()
+            self.settings = replace(self.flash.stored)
+            self.received.clear()
+            self.lie, self.merge_any, self.hung, self.messy_rate = None, False, False, 0.0
+            self.generation += 1  # nothing the old module said is still on its way
+            self.volatile = self._fresh_ram()
+            self._rx.clear()
+            if self.powered:
+                self._reset(power_up=True, at=self.clock())
+
+    def hang(self) -> None:
+        """Latch up: silent from now on, through unplugs and reopens, until power is cut."""
+        with self.lock:
+            self.hung = True
+            self.generation += 1  # a reply already on its way is lost with the firmware
+            self._rx.clear()
 
     def power_cycle(self) -> None:
         with self.lock:

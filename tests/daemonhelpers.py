@@ -6,8 +6,8 @@
   on a pty wired to the hub (touch line 5, power 16), and writes a config; everything is
   stopped at teardown.
 - ``SimulatedDoor``: ``pair(server)`` pairs the door with a running server (the daemon's
-  own ``daemon.pairing.pair``, with the simulated module's identity) and writes the
-  credential; ``enrol(name)`` enrols a virtual finger through the server's API with a
+  own ``daemon.pairing.pair``, with the simulated module's identity), writes the credential
+  and binds the module as ``doorward pair`` does with the port free (``bind=False``: not); ``enrol(name)`` enrols a virtual finger through the server's API with a
   template made on a scratch module of the same profile, so it matches live captures;
   ``start()`` runs ``doorward run`` as a subprocess; ``status()`` reads its status file.
 - Module control: ``place``, ``lift``, ``module(request)``.
@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from daemon.credentials import write_credentials
+from daemon.pair_command import bind_and_record
 from daemon.pairing import PairingRequest, pair
 from daemon.status_file import read_status, StatusUnavailable
 from drivers.gpio.hubwire import HubConnection
@@ -170,19 +171,28 @@ class SimulatedDoor:
 
     # ---- server ----
 
-    def pair(self, server: Any, unlock_s: float = UNLOCK_S) -> None:
-        identity = module_identity()
+    def pairing_code(self, server: Any, unlock_s: float = UNLOCK_S) -> str:
+        """The door created on the server (site, zone, door) and a one-time pairing code."""
         self.admin = admin = server.add_admin("root")
         site = admin.post("/api/v1/sites", json={"name": "HQ", "time_zone": "UTC"}).json()["id"]
         self.zone_id = admin.post("/api/v1/zones", json={"site_id": site, "name": "Lab"}).json()["id"]
         self.door_id = admin.post("/api/v1/doors", json={
             "name": "Lab door", "site_id": site, "zone_id": self.zone_id,
-            "module_identity": identity, "capacity": 200,
+            "module_identity": module_identity(), "capacity": 200,
             "policy": {"unlock_s": unlock_s}}).json()["id"]
-        code = admin.post(f"/api/v1/doors/{self.door_id}/pairing-codes").json()["code"]
-        credentials = pair(PairingRequest(server.url, code, server.keys.fingerprint, identity,
-                                          deadline_s=5.0))
+        return admin.post(f"/api/v1/doors/{self.door_id}/pairing-codes").json()["code"]
+
+    def pair(self, server: Any, unlock_s: float = UNLOCK_S, bind: bool = True) -> None:
+        code = self.pairing_code(server, unlock_s)
+        credentials = pair(PairingRequest(server.url, code, server.keys.fingerprint,
+                                          module_identity(), deadline_s=5.0))  # fmt: skip
         write_credentials(credentials, self.credential)
+        if bind:  # as `doorward pair` does with the port free: bind, record the identity
+            sensor = R30xSensor.from_url(str(self.link), timeout_s=1.0)
+            try:
+                bind_and_record(sensor, credentials, self.state_dir)
+            finally:
+                sensor.close()
 
     def enrol(self, finger_id: str, grant: bool = True) -> None:
         template = enrolled_template("r503", finger_id)

@@ -35,11 +35,20 @@ def test_written_with_mode_0600_and_read_back(tmp_path: Path) -> None:
     assert load_credentials(path) == credentials()
 
 
-def test_a_credential_others_can_read_is_refused_naming_the_file_and_mode(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o610, 0o601, 0o660])
+def test_a_credential_group_or_others_can_touch_is_refused_naming_the_file_and_mode(
+        tmp_path: Path, mode: int) -> None:  # fmt: skip
     path = write_credentials(credentials(), tmp_path / "credential.json")
-    os.chmod(path, 0o644)
-    with pytest.raises(CredentialError, match=r"credential.json: mode 0644 .* `chmod 600 "):
+    os.chmod(path, mode)
+    with pytest.raises(CredentialError, match=rf"credential.json: mode {mode:04o} .* `chmod 600 "):
         load_credentials(path)
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_credential_only_its_owner_can_read_is_loaded(tmp_path: Path, mode: int) -> None:
+    path = write_credentials(credentials(), tmp_path / "credential.json")
+    os.chmod(path, mode)
+    assert load_credentials(path) == credentials()
 
 
 def test_a_missing_credential_says_how_to_pair(tmp_path: Path) -> None:

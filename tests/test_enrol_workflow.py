@@ -11,7 +11,7 @@ from drivers.r30x.protocol import Command
 from drivers.r30x.sensor import R30xSensor
 from enrol.plan import R307_PLAN, R503_PLAN, plan_for
 from enrol.progress import DuplicateFinger, EnrolmentFailed
-from enrol.workflow import FingerEnrolment
+from enrol.workflow import EnrolSettings, FingerEnrolment
 from sim.link import MemoryLink
 from sim.r30x import SimulatedR30x
 from tests.kioskhelpers import FAST, ScriptedFinger, capture_template
@@ -29,10 +29,12 @@ class Bench:
         self.sensor.open()
         self.identity = self.sensor.module_identity()
 
-    def enrol(self, script: list[str], owners: dict[int, str] | None = None, **kwargs) -> tuple:
+    def enrol(self, script: list[str], owners: dict[int, str] | None = None,
+              settings: EnrolSettings = FAST, **kwargs) -> tuple:  # fmt: skip
         robot = ScriptedFinger(self.module.control, script)
         job = FingerEnrolment("right-index", plan_for(self.identity), self.identity,
-                              (owners or {}).get, robot, threading.Event(), settings=FAST, **kwargs)
+                              (owners or {}).get, robot, threading.Event(), settings=settings,
+                              **kwargs)  # fmt: skip
         try:
             return job.run(self.sensor), robot
         except EnrolmentFailed as failed:
@@ -94,6 +96,37 @@ def test_captures_of_two_different_fingers_are_refused(bench: Bench) -> None:
     failed, robot = bench.enrol([ALICE, BOB] * 20)
     assert isinstance(failed, EnrolmentFailed) and failed.key == "finger_failed"
     assert robot.keys().count("different_fingers") == FAST.merge_rounds
+
+
+ONE_ROUND = EnrolSettings(wait=FAST.wait, merge_rounds=1)
+
+
+@pytest.fixture
+def clone() -> Iterator[Bench]:
+    """An R307 clone whose RegModel merges any two captures: only our guards refuse them."""
+    bench = Bench("r307")
+    bench.module.control({"merge_any": True})
+    yield bench
+    bench.close()
+
+
+def test_on_a_clone_two_fingers_are_refused_by_the_match_before_the_merge(clone: Bench) -> None:
+    # Alice, Bob into the buffers; Alice at the check and the confirmation. The clone merges
+    # Alice and Bob into one template (its bits are Alice's where they differ, ties going to
+    # the first capture), so the check and the confirmation both pass: only the Match of the
+    # two captures before RegModel can see two fingers.
+    failed, robot = clone.enrol([ALICE, BOB, ALICE, ALICE], settings=ONE_ROUND)
+    assert isinstance(failed, EnrolmentFailed) and failed.key == "finger_failed", failed
+    assert robot.keys().count("different_fingers") == 1 and "confirm" not in robot.keys()
+
+
+def test_on_a_clone_another_finger_at_the_check_capture_starts_the_finger_over(
+        clone: Bench) -> None:  # fmt: skip
+    # Alice twice, then Bob at the check after the merge, then Alice again: the check capture
+    # is the guard that says "different fingers" (the confirmation alone would pass Alice).
+    failed, robot = clone.enrol([ALICE, ALICE, BOB, ALICE], settings=ONE_ROUND)
+    assert isinstance(failed, EnrolmentFailed) and failed.key == "finger_failed", failed
+    assert robot.keys().count("different_fingers") == 1 and "confirm" not in robot.keys()
 
 
 def test_a_duplicate_is_refused_and_named_to_the_operator_only(bench: Bench) -> None:

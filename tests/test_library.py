@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from daemon.bundle import generate_door_keys, template_sha256
+from daemon.cache import PermissionCache
 from daemon.claim import SlotState
 from daemon.library import (
     ALARM_LIBRARY_FULL,
@@ -18,7 +21,8 @@ from daemon.library import (
     sealed_templates,
 )
 from daemon.library_plan import Step, StepKind, StepReason, plan_reconcile
-from daemon.slotmap import SlotMap
+from daemon.service_build import CacheSlotStore
+from daemon.slotmap import SlotMap, plan_slot_map
 from drivers.r30x.errors import ModuleRejected
 from drivers.r30x.protocol import Command, Confirmation, PacketType
 from tests.test_reader_rig import (
@@ -257,3 +261,87 @@ def test_a_page_revoked_while_loading_is_not_marked_active(rig: Rig) -> None:
         pass
     assert 0 not in rig.occupied() and run.store.slot_map().slots == ()
     assert enrolled_template("r503", "f-alice")  # cached for the other tests
+
+
+class ApplyLandsBeforeTheWrite:
+    """The door's real slot store over the permission cache, where the sync thread's apply of
+    the next bundle lands at the worst moment: after reconcile has decided to mark ``page``
+    active and before its write reaches the cache. The apply runs on its own thread, joined
+    before the write goes on, so the interleaving is the same on every run."""
+
+    def __init__(self, inner: CacheSlotStore, page: int, land) -> None:  # noqa: ANN001
+        self._inner, self._page, self._land = inner, page, land
+
+    def slot_map(self) -> SlotMap:
+        return self._inner.slot_map()
+
+    def save_slot_map(self, slot_map: SlotMap) -> None:  # a blind write of a map read earlier
+        self._maybe_land(slot_map)
+        self._inner._cache.save_slot_map(slot_map)  # noqa: SLF001
+
+    def update_slot_map(self, change):  # noqa: ANN001, ANN201
+        self._maybe_land(change(self._inner.slot_map()))  # what the write intends, as of now
+        return self._inner.update_slot_map(change)
+
+    def set_reconciled_version(self, version: int) -> None:
+        self._inner.set_reconciled_version(version)
+
+    def _maybe_land(self, intended: SlotMap) -> None:
+        if self._land is not None and intended.state_of(self._page) is ACTIVE:
+            sync = threading.Thread(target=self._land, name="sync-apply")
+            self._land = None
+            sync.start()
+            sync.join(10)
+            assert not sync.is_alive()
+
+
+def test_a_revocation_applied_while_reconcile_marks_the_page_is_never_undone(
+        rig: Rig, tmp_path: Path) -> None:  # fmt: skip
+    identity, capacity = rig.sensor.module_identity(), rig.sensor.params.capacity
+    templates = templates_of("r503", "f-alice", "f-bob")
+    version_1 = sealed_snapshot(templates, rig.door_key, identity, version=1)
+    version_2 = sealed_snapshot({"f-bob": templates["f-bob"]}, rig.door_key, identity, version=2)
+    key = bytes(range(32))
+    cache = PermissionCache(tmp_path / "cache.db", key)
+
+    def apply(snapshot) -> None:  # noqa: ANN001 - what BundleApplier does on the sync thread
+        cache.apply(snapshot, plan_slot_map(cache.slot_map(), snapshot, identity, capacity).slot_map)
+
+    apply(version_1)
+    alice = cache.slot_map().of_finger("f-alice")
+    assert alice is not None and alice.state is LOAD
+    store = ApplyLandsBeforeTheWrite(CacheSlotStore(cache), alice.page, lambda: apply(version_2))
+    reconciler = Reconciler(rig.sensor, store, sealed_templates(cache.snapshot, rig.door_key),
+                            lambda kind, detail: None)
+    for target in (1, 2):  # the pass that was running, then the one the apply asks for
+        reconciler.start(target)
+        while reconciler.step():
+            pass
+    cache.close()
+    reopened = PermissionCache(tmp_path / "cache.db", key)
+    assert reopened.applied_version() == 2
+    assert reopened.slot_map().of_finger("f-alice") is None  # the revocation stands on disk
+    assert alice.page not in rig.occupied()  # and the template left the module
+    assert reopened.reconciled_version() == 2 and rig.occupied() == {
+        reopened.slot_map().of_finger("f-bob").page}
+    reopened.close()
+
+
+def test_a_page_revoked_just_before_its_download_is_never_sent_to_the_module(rig: Rig) -> None:
+    run = Run(rig, slot_map("r503", {0: ("f-alice", LOAD)}))
+    sent = record_commands(rig)
+    run.reconciler.start(1)
+    run.reconciler.step()  # index read; the plan loads page 0
+    read = run.store.slot_map
+
+    def read_then_revoked() -> SlotMap:  # the sync thread's apply lands after this read
+        current = read()
+        run.store.slot_map = read
+        run.store.save_slot_map(current.with_state(0, DELETE))
+        return current
+
+    run.store.slot_map = read_then_revoked
+    while run.reconciler.step():
+        pass
+    assert Command.DOWN_CHAR not in sent  # the revoked template never crossed the cable
+    assert 0 not in rig.occupied() and run.store.slot_map().slots == ()

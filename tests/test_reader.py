@@ -10,12 +10,15 @@ import pytest
 from daemon.binding import bind_module
 from daemon.claim import Claim, ClaimKind, SlotState
 from daemon.library import MemorySlotStore
+from daemon.module_record import BindRequest, MemoryBindingStore
 from daemon.reader import Reader
 from daemon.reader_types import ALARM_TAMPER, ModuleCredential, ReaderSettings, ReaderStatus
 from daemon.slotmap import SlotMap
+from drivers.r30x.protocol import DEFAULT_PASSWORD, Command
 from drivers.r30x.sensor import R30xSensor
 from sim.link import MemoryLink
 from sim.r30x import SimulatedR30x
+from tests.test_library import record_commands
 from tests.test_reader_rig import Recorder, Rig, enrolled_template, sim_finger, slot_map
 
 ACTIVE, LOAD, DELETE = SlotState.ACTIVE, SlotState.PENDING_LOAD, SlotState.PENDING_DELETE
@@ -30,7 +33,8 @@ class Door:
 
     def __init__(self, pages: dict[int, tuple[str, SlotState]], *, model: str = "r503",
                  realtime: bool = False, present: dict[int, str] | None = None,
-                 settings: ReaderSettings = FAST, bind: bool = True) -> None:  # fmt: skip
+                 settings: ReaderSettings = FAST, bind: bool = True,
+                 binding: MemoryBindingStore | None = None) -> None:  # fmt: skip
         self.rig = Rig(model, realtime=realtime)
         if bind:
             bind_module(self.rig.sensor, PASSWORD, TOKEN)
@@ -38,9 +42,16 @@ class Door:
             self.rig.store_raw(page, enrolled_template(model, finger_id))
         self.store = MemorySlotStore(slot_map(model, pages))
         self.recorder = Recorder()
+        self.events: list[tuple[str, dict]] = []
         self.templates = {fid: enrolled_template(model, fid) for fid, _ in pages.values()}
-        self.reader = Reader(self.rig.sensor, CREDENTIAL, self.store, self.templates.__getitem__,
-                             settings=settings, version=1, **self.recorder.callbacks())
+        self.reader = self.reader_on(self.rig.sensor, CREDENTIAL, binding, settings=settings)
+
+    def reader_on(self, sensor: R30xSensor, credential: ModuleCredential,
+                  binding: MemoryBindingStore | None = None, **kwargs) -> Reader:  # fmt: skip
+        return Reader(sensor, credential, self.store, self.templates.__getitem__,
+                      settings=kwargs.pop("settings", FAST), version=1, binding_store=binding,
+                      on_event=lambda kind, detail: self.events.append((kind, detail)),
+                      **self.recorder.callbacks(), **kwargs)  # fmt: skip
 
     def start(self, wait_reconciled: bool = True) -> None:
         self.reader.start()
@@ -158,26 +169,6 @@ def test_a_module_without_our_token_is_a_tamper_alarm_and_scans_stop() -> None:
         door.close()
 
 
-def test_a_fresh_module_is_unbound_and_bound_only_when_pairing_left_it_pending() -> None:
-    door = Door({0: ("f-alice", LOAD)}, bind=False)
-    try:
-        door.start(wait_reconciled=False)
-        assert "unbound" in door.recorder.next("alarm")[1]
-        assert door.rig.occupied() == set()  # templates never go into a module not ours
-    finally:
-        door.close()
-    door = Door({0: ("f-alice", LOAD)}, bind=False)
-    door.reader = Reader(door.rig.sensor, ModuleCredential(PASSWORD, TOKEN, bind_if_unbound=True),
-                         door.store, door.templates.__getitem__, settings=FAST, version=1,
-                         **door.recorder.callbacks())  # fmt: skip
-    try:
-        door.start()
-        assert door.recorder.alarms == [] and door.rig.occupied() == {0}
-        assert door.rig.module.flash.password == PASSWORD
-    finally:
-        door.close()
-
-
 class SwitchableTransport:
     """The cable: lets a test swap the module behind a running reader."""
 
@@ -203,9 +194,7 @@ class SwitchableTransport:
 def test_a_module_swapped_while_running_is_a_tamper_alarm(clone_knows_credentials: bool) -> None:
     door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"})
     cable = SwitchableTransport(door.rig.link)
-    door.reader = Reader(R30xSensor(cable, timeout_s=0.2), CREDENTIAL, door.store,
-                         door.templates.__getitem__, settings=FAST, version=1,
-                         **door.recorder.callbacks())  # fmt: skip
+    door.reader = door.reader_on(R30xSensor(cable, timeout_s=0.2), CREDENTIAL)
     other = SimulatedR30x("r503", firmware="R503-SIM-2.0", seed=9)
     other_link = MemoryLink(other)
     try:
@@ -218,12 +207,138 @@ def test_a_module_swapped_while_running_is_a_tamper_alarm(clone_knows_credential
         expected = "module swapped" if clone_knows_credentials else "unbound"
         assert kind == ALARM_TAMPER and expected in detail
         door.status(lambda s: not s.biometric_ready)
-        if clone_knows_credentials:  # ours by password and token: reconciled, then released
-            door.status(lambda s: s.biometric_ready)
-            assert set(other.flash.library) == {0}
+        # Held, and kept so over several checks: another identity is never adopted, even
+        # holding our password and token, and gets no template.
+        with pytest.raises(AssertionError):
+            door.status(lambda s: s.biometric_ready, timeout_s=1.0)
+        assert other.flash.library == {}
+        cable.link = door.rig.link  # this door's own module again: reconciled, released
+        door.status(lambda s: s.biometric_ready and not s.reconciling)
+        assert door.scan(sim_finger("f-alice")).match_confirmed
     finally:
         door.close()
         other_link.close()
+
+
+def identity_of(model: str = "r503", firmware: str | None = None) -> str:
+    """What a module of that model and firmware reports (a scratch module, never bound)."""
+    rig = Rig(model, firmware=firmware)
+    try:
+        rig.sensor.open()
+        return rig.sensor.module_identity()
+    finally:
+        rig.close()
+
+
+def never_loaded(module: SimulatedR30x) -> None:
+    """No template, no password and no token went into the module."""
+    assert module.flash.library == {}
+    assert module.flash.password == DEFAULT_PASSWORD
+    assert not any(module.flash.notepad[0])
+
+
+def test_a_fresh_module_at_start_is_a_tamper_alarm_and_gets_no_password_or_template() -> None:
+    # What a module swapped in while the Pi was off looks like at the next start.
+    door = Door({0: ("f-alice", ACTIVE)}, bind=False,
+                binding=MemoryBindingStore(expected=identity_of()))  # fmt: skip
+    sent = record_commands(door.rig)
+    try:
+        door.start(wait_reconciled=False)
+        kind, detail = door.recorder.next("alarm")
+        assert kind == ALARM_TAMPER and "unbound" in detail
+        assert identity_of() in detail and "doorward bind-module" in detail
+        status = door.status(lambda s: s.online)
+        assert not status.biometric_ready and status.module_identity == identity_of()
+        door.rig.control({"place": sim_finger("f-alice")})
+        with pytest.raises(AssertionError):
+            door.recorder.next("claim", timeout_s=0.5)  # held: nothing is scanned
+    finally:
+        door.close()
+    never_loaded(door.rig.module)
+    assert not {Command.DOWN_CHAR, Command.STORE, Command.SET_PWD,
+                Command.WRITE_NOTEPAD} & set(sent)  # fmt: skip
+    assert door.events == []
+
+
+def test_a_bind_request_naming_the_module_binds_it_once_and_is_used_up() -> None:
+    binding = MemoryBindingStore(request=BindRequest(identity_of(), 0.0, "doorward bind-module"))
+    door = Door({0: ("f-alice", LOAD)}, bind=False)
+    cable = SwitchableTransport(door.rig.link)
+    door.reader = door.reader_on(R30xSensor(cable, timeout_s=0.2), CREDENTIAL, binding)
+    fresh = SimulatedR30x("r503", seed=9)  # the same model and firmware: the same identity
+    fresh_link = MemoryLink(fresh)
+    try:
+        door.start()
+        assert door.recorder.alarms == [] and door.rig.occupied() == {0}
+        assert door.rig.module.flash.password == PASSWORD
+        assert binding.request is None and binding.expected == identity_of()
+        assert door.events == [("module_bound", {"module_identity": identity_of(),
+                                                 "by": "doorward bind-module"})]  # fmt: skip
+        cable.link = fresh_link  # a second fresh module: the permission is used up
+        kind, detail = door.recorder.next("alarm")
+        assert kind == ALARM_TAMPER and "unbound" in detail
+        door.status(lambda s: not s.biometric_ready)
+    finally:
+        door.close()
+        fresh_link.close()
+    never_loaded(fresh)
+
+
+def test_a_bind_request_for_another_identity_binds_nothing_and_stays() -> None:
+    other = identity_of(firmware="R503-SIM-2.0")
+    binding = MemoryBindingStore(request=BindRequest(other, 0.0, "doorward pair"))
+    door = Door({0: ("f-alice", LOAD)}, bind=False, binding=binding)
+    try:
+        door.start(wait_reconciled=False)
+        kind, detail = door.recorder.next("alarm")
+        assert kind == ALARM_TAMPER and "unbound" in detail and other in detail
+        door.status(lambda s: s.online and not s.biometric_ready)
+    finally:
+        door.close()
+    never_loaded(door.rig.module)
+    assert binding.request is not None and binding.expected is None
+
+
+def test_a_bind_request_finishes_a_bind_cut_short() -> None:
+    binding = MemoryBindingStore(request=BindRequest(identity_of(), 0.0, "doorward pair"))
+    door = Door({0: ("f-alice", LOAD)}, bind=False, binding=binding)
+    try:
+        bind_module(door.rig.sensor, PASSWORD, b"a token from an older pairing")  # FOREIGN
+        door.start()
+        assert door.recorder.alarms == [] and door.rig.occupied() == {0}
+        assert [kind for kind, _ in door.events] == ["module_bound"]
+    finally:
+        door.close()
+
+
+def test_a_bound_door_without_a_record_adopts_its_module_and_records_it() -> None:
+    binding = MemoryBindingStore()  # a door paired by an older release: no module record
+    door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"}, binding=binding)
+    try:
+        door.start()
+        assert binding.expected == identity_of() and door.recorder.alarms == []
+    finally:
+        door.close()
+
+
+def test_the_kiosks_first_check_binds_a_fresh_module_and_never_a_later_one() -> None:
+    kiosk = ModuleCredential(PASSWORD, TOKEN, bind_if_unbound=True)
+    door = Door({0: ("f-alice", LOAD)}, bind=False)
+    cable = SwitchableTransport(door.rig.link)
+    door.reader = door.reader_on(R30xSensor(cable, timeout_s=0.2), kiosk)
+    fresh = SimulatedR30x("r503", seed=9)
+    fresh_link = MemoryLink(fresh)
+    try:
+        door.start()
+        assert door.recorder.alarms == [] and door.rig.occupied() == {0}
+        assert door.rig.module.flash.password == PASSWORD
+        cable.link = fresh_link  # swapped while running: never bound, whatever pairing said
+        kind, detail = door.recorder.next("alarm")
+        assert kind == ALARM_TAMPER and "unbound" in detail
+    finally:
+        door.close()
+        fresh_link.close()
+    never_loaded(fresh)
 
 
 def test_a_scan_is_answered_before_queued_reconcile_steps_finish() -> None:

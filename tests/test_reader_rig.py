@@ -63,7 +63,7 @@ def slot_map(model: str, pages: dict[int, tuple[str, SlotState]]) -> SlotMap:
 
 
 def sealed_snapshot(templates: dict[str, bytes], door_key: X25519PrivateKey,
-                    module_identity: str) -> Snapshot:  # fmt: skip
+                    module_identity: str, version: int = 7) -> Snapshot:  # fmt: skip
     users = []
     for finger_id, template in templates.items():
         finger = ab.finger(finger_id, module=module_identity)
@@ -72,7 +72,7 @@ def sealed_snapshot(templates: dict[str, bytes], door_key: X25519PrivateKey,
             template, door_key.public_key(), door_id=DOOR_ID, finger_id=finger_id
         )
         users.append(ab.user(f"u-{finger_id}", finger))
-    return Snapshot.from_payload(ab.payload(*users, door=DOOR_ID))
+    return Snapshot.from_payload(ab.payload(*users, door=DOOR_ID, version=version))
 
 
 class Rig:

@@ -152,6 +152,24 @@ def test_hub_wiring_drives_touch_line_and_follows_power_pin(tmp_path, model, tou
     hub.close()
 
 
+def test_the_hub_power_pin_cures_a_hung_module(tmp_path) -> None:
+    hub = FakeHub(tmp_path / "hub.sock", power_level=1)
+    module = SimulatedR30x("r307")
+    wiring = HubWiring(module, tmp_path / "hub.sock", touch_pin=17, power_pin=27)
+    with MemoryLink(module) as link:
+        host = Host(link.host)
+        module.control({"hang": True})
+        host.send(Command.TEMPLATE_NUM)
+        assert host.silent_for(0.05)
+        hub.set_power(27, 0)
+        assert wait_until(lambda: not module.powered, 2.0)
+        hub.set_power(27, 1)
+        assert wait_until(lambda: module.powered, 2.0)
+        assert host.call(Command.TEMPLATE_NUM).code == 0
+    wiring.close()
+    hub.close()
+
+
 def test_hub_wiring_starts_unpowered_when_power_pin_is_low(tmp_path) -> None:
     hub = FakeHub(tmp_path / "hub.sock", power_level=0)
     module = SimulatedR30x("r503")

@@ -156,3 +156,22 @@ def test_bad_fault_specs_are_refused(rig, spec) -> None:
     module, _ = rig
     reply = module.control({"fault": spec})
     assert reply["ok"] is False and reply["error"]
+
+
+def test_a_hung_module_stays_silent_until_its_power_is_cut(rig) -> None:
+    module, host = rig
+    assert module.control({"hang": True}) == {"ok": True}
+    host.send(Command.TEMPLATE_NUM)
+    assert host.silent_for(0.05)
+    for cure in ({"fault": None}, {"hang": False}):  # nothing but power clears a latch-up
+        module.control(cure)
+        host.send(Command.TEMPLATE_NUM)
+        assert host.silent_for(0.05), cure
+    host.transport.reopen()  # nor does unplugging and re-opening the cable
+    host.send(Command.TEMPLATE_NUM)
+    assert host.silent_for(0.05)
+    assert module.control({"state": True})["hung"] is True
+    module.set_power(False)
+    module.set_power(True)
+    assert module.control({"state": True})["hung"] is False
+    assert host.call(Command.TEMPLATE_NUM).code == 0

@@ -317,6 +317,22 @@ def test_r503_reg_model_merges_up_to_six_buffers() -> None:
         assert host.call(Command.IMG2TZ, b"\x07").code == 0x01
 
 
+@pytest.mark.parametrize("model", ["r307", "r503"])
+def test_a_clone_that_merges_any_fingers_accepts_two_people_in_one_template(model: str) -> None:
+    module = SimulatedR30x(model, seed=5)
+    with MemoryLink(module) as link:
+        host = Host(link.host)
+        capture(module, host, ALICE, 1)
+        capture(module, host, BOB, 2)
+        assert host.call(Command.REG_MODEL).code == 0x0A  # an honest module refuses
+        assert module.control({"merge_any": True}) == {"ok": True}
+        capture(module, host, ALICE, 1)
+        capture(module, host, BOB, 2)
+        assert host.call(Command.REG_MODEL).code == 0  # the clone merges without complaint
+        assert module.control({"state": True})["merge_any"] is True
+        assert module.control({"merge_any": "yes"})["ok"] is False
+
+
 def test_r307_get_echo_and_power_up_is_silent() -> None:
     module = SimulatedR30x("r307")
     with MemoryLink(module) as link:
@@ -369,3 +385,20 @@ def test_realtime_replies_never_beat_the_modelled_floor() -> None:
             started = time.monotonic()
             host.call(command, params)
             assert time.monotonic() - started >= floor * 0.99  # lower bound only: never flaky
+
+
+def test_a_module_replaced_by_a_new_one_is_factory_fresh_and_counts_commands_afresh() -> None:
+    module = SimulatedR30x("r503", seed=5)
+    with MemoryLink(module) as link:
+        host = Host(link.host)
+        capture(module, host, ALICE, 1)
+        assert host.call(Command.STORE, b"\x01\x00\x03").code == 0
+        assert host.call(Command.SET_PWD, b"\x12\x34\x56\x78").code == 0
+        assert module.control({"state": True})["commands_received"]["STORE"] == 1
+        assert module.control({"factory_new": True}) == {"ok": True}
+        assert host.raw(1) == b"\x55"  # the new R503 powers up on the same supply
+        state = module.control({"state": True})
+        assert state["library"]["occupied"] == [] and state["password_set"] is False
+        assert state["commands_received"] == {}
+        assert host.call(Command.TEMPLATE_NUM).code == 0  # no password asked
+        assert module.control({"state": True})["commands_received"] == {"TEMPLATE_NUM": 1}
