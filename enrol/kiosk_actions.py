@@ -77,9 +77,9 @@ def _consent(s: KioskSession, body: dict) -> None:
 
 
 def _finger(s: KioskSession, body: dict) -> None:
-    duress = bool(body.get("duress"))
-    if duress:
+    if body.get("duress") not in (None, False):  # any mark at all is an admin's to make
         _require_admin(s, "duress")
+    duress = body.get("duress") is True
     future = _enrolment(s).start_finger(str(body.get("finger", "")), body.get("replaces"),
                                         duress=duress)  # fmt: skip
     s.instruction, s.notice = None, None
