@@ -1,10 +1,11 @@
 """The kiosk's local web page and JSON actions: ``create_app`` (served by ``doorward kiosk``).
 
-Owns the routes. The page (``enrol/web/``: plain HTML, CSS and a little JavaScript, no build
-step) renders one screen at a time from ``/api/state`` and follows ``/api/events``, a
+Owns the routes and the page's security headers; the actions are ``enrol/kiosk_actions.py``.
+The page (``enrol/web/``: plain HTML, CSS and a little JavaScript, no build step) renders one screen at a time from ``/api/state`` and follows ``/api/events``, a
 server-sent-event stream of the current instruction (``progress``), operator-only notes
 (``operator``) and the whole view whenever it changes (``state``). Actions are JSON POSTs
-checked by ``enrol/kiosk_guard.py``; the server calls they make use the operator's session.
+checked by ``enrol/kiosk_guard.py`` (Host, CSRF token, Origin); the server calls they make
+use the operator's session.
 
 Listens on 127.0.0.1 only (``enrol/kiosk_cli.py``); imports no serial library itself: the
 module is the station's (``enrol/station.py``).
@@ -15,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import re
-from concurrent.futures import Future
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -26,16 +25,13 @@ from typing import Any
 from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from drivers.r30x.errors import SensorError
 from enrol import kiosk_guard as guard
+from enrol.kiosk_actions import actions, run_action
 from enrol.kiosk_state import KioskSession, SessionBook
-from enrol.progress import EnrolmentFailed
-from enrol.server_api import ApiError, OperatorApi, SessionExpired, sign_in
-from enrol.session import EnrolmentSession, StationLike
+from enrol.session import StationLike
 from enrol.strings import FINGERS, TEXT
 from enrol.workflow import EnrolSettings
 
-log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent / "web"
 STATIC = {"kiosk.css": "text/css", "kiosk.js": "text/javascript"}
 KEEPALIVE_S = 15.0
@@ -146,101 +142,19 @@ def _sse(sequence: int, kind: str, data: dict) -> str:
     return f"id: {sequence}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
-class _Actions:
-    """The POST actions; each returns the new view, or a notice on an expected failure."""
-
-    def __init__(self, station: StationLike, settings: KioskSettings) -> None:
-        self.station, self.settings = station, settings
-
-    def sign_in(self, s: KioskSession, body: dict) -> None:
-        try:
-            operator = sign_in(self.settings.server_url, str(body.get("name", "")),
-                               str(body.get("password", "")), self.settings.ca_file)  # fmt: skip
-        except SessionExpired:
-            s.tell("sign_in_failed", "error")
-            return
-        api = OperatorApi(self.settings.server_url, operator, ca_file=self.settings.ca_file)
-        s.api, s.notice = api, None
-        s.enrolment = EnrolmentSession(self.station, self.settings.station_id, api, s.report,
-                                       self.settings.enrol)  # fmt: skip
-
-    def search(self, s: KioskSession, body: dict) -> dict:
-        return {"results": _api(s).find_people(str(body.get("query", "")))}
-
-    def person(self, s: KioskSession, body: dict) -> dict:
-        if body.get("person_id"):
-            return {"person": _enrolment(s).choose_person(str(body["person_id"]))}
-        _enrolment(s).new_person(str(body.get("name", "")))
-        return {"person": None}
-
-    def finger(self, s: KioskSession, body: dict) -> None:
-        future = _enrolment(s).start_finger(str(body.get("finger", "")), body.get("replaces"))
-        s.instruction, s.notice = None, None
-        future.add_done_callback(lambda done: _finger_done(s, done))
-
-
-def _finger_done(s: KioskSession, future: Future) -> None:
-    try:
-        finger = future.result()
-        s.tell("finger_done", "ok", finger=finger.finger)
-    except EnrolmentFailed as failed:
-        s.tell(failed.key, "error", failed.operator_note, **failed.fields)
-    except SensorError as error:
-        s.tell("module_error", "error", detail=str(error))
-    except Exception as error:  # noqa: BLE001 - a cancelled future, a server error in a lookup
-        log.exception("finger enrolment failed")
-        s.tell("module_error", "error", detail=str(error) or type(error).__name__)
-
-
-def _api(s: KioskSession) -> OperatorApi:
-    if s.api is None:
-        raise HTTPException(401, "sign in first")
-    return s.api
-
-
-def _enrolment(s: KioskSession) -> EnrolmentSession:
-    _api(s)
-    assert s.enrolment is not None
-    return s.enrolment
-
-
 def _add_actions(app: FastAPI, book: SessionBook, hosts: frozenset[str], station: StationLike,
                  settings: KioskSettings) -> None:  # fmt: skip
-    actions = _Actions(station, settings)
-    simple = {
-        "consent": lambda s, b: _enrolment(s).record_consent(str(b.get("reference", ""))),
-        "unable": lambda s, b: _enrolment(s).record_unable(),
-        "cancel": lambda s, b: _enrolment(s).cancel(),
-        "finish": lambda s, b: _enrolment(s).finish(),
-        "delete-finger": lambda s, b: _api(s).delete_finger(str(b.get("finger_id", ""))),
-        "next": lambda s, b: _enrolment(s).forget(),
-        "sign-out": lambda s, b: s.sign_out(),
-        "sign-in": actions.sign_in, "search": actions.search, "person": actions.person,
-        "finger": actions.finger, "show-person": lambda s, b: {
-            "person": _api(s).person(str(b.get("person_id", "")))},
-    }  # fmt: skip
+    handlers = actions(station, settings.server_url, settings.station_id, settings.ca_file,
+                       settings.enrol)  # fmt: skip
 
     @app.post("/api/{action}")
-    def act(action: str, request: Request, body: dict[str, Any] = Body(default={})) -> dict:
-        if action not in simple:
+    def act(action: str, request: Request, body: dict[str, Any] = Body(default={})) -> Response:
+        if action not in handlers:
             raise HTTPException(404, "no such action")
         session = _session(book, request)
         guard.check_write(request, hosts, session.csrf)
         book.touch(session)
         with session.lock:
-            extra = _run(session, simple[action], body)
+            extra, status = run_action(session, handlers[action], body)
         session.push_state()
-        return {**(extra or {}), "view": session.view()}
-
-
-def _run(session: KioskSession, action, body: dict) -> dict | None:  # noqa: ANN001
-    try:
-        session.notice = None
-        return action(session, body)
-    except SessionExpired:
-        session.sign_out("session_expired")
-    except ApiError as error:
-        session.tell(error.key, "error", detail=error.detail)
-    except EnrolmentFailed as failed:
-        session.tell(failed.key, "error", failed.operator_note, **failed.fields)
-    return None
+        return JSONResponse({**(extra or {}), "view": session.view()}, status_code=status)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrol.kiosk_admin import is_admin
 from enrol.progress import Progress
 from enrol.server_api import OperatorApi
 from enrol.session import EnrolmentSession
@@ -130,16 +131,26 @@ class KioskSession:
         e = self.enrolment
         return {
             "screen": self.screen(),
-            "operator": None if self.api is None else {"name": self.api.operator.name,
-                                                       "role": self.api.operator.role},
+            "operator": self._operator_view(),
             "person": None if e is None else e.person,
             "consent": None if e is None else e.consent_reference,
+            "window": None if e is None or e.window is None else e.window.as_json(),
+            "enrolled": [] if e is None else e.enrolled,  # on the server: id, name, duress
             "captured": [] if e is None else [f.finger for f in e.fingers],
+            "duress": [] if e is None else [f.finger for f in e.fingers if f.duress],
             "instruction": self.instruction if e is not None and e.capturing else None,
             "notice": self.notice,
             "operator_notes": self.operator_notes[-5:],
             "idle_timeout_s": IDLE_TIMEOUT_S,
         }
+
+
+    def _operator_view(self) -> dict | None:
+        if self.api is None:
+            return None
+        operator = self.api.operator
+        # "admin" shows the duress and validity controls; the actions check the role again
+        return {"name": operator.name, "role": operator.role, "admin": is_admin(operator.role)}
 
 
 class SessionBook:

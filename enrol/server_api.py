@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from daemon.errors import DoorwardError
 from daemon.http import ServerConnection, ServerRefused, SyncError
+from enrol.kiosk_admin import Window
 from enrol.progress import EnrolledFinger
 
 EXEMPT_ROLE = "fingerprint-exempt"  # recorded for a person who cannot be enrolled
@@ -127,15 +128,23 @@ class OperatorApi:
 
     # ---- writing: one request each, so nothing is ever half done on the server ----
 
-    def enrol(self, person: dict, consent_reference: str, fingers: list[EnrolledFinger]) -> dict:
-        """``person`` is ``{"id": ...}`` for an existing person or ``{"name": ...}``."""
+    def enrol(self, person: dict, consent_reference: str, fingers: list[EnrolledFinger],
+              window: Window | None = None) -> dict:  # fmt: skip
+        """``person`` is ``{"id": ...}`` for an existing person or ``{"name": ...}``; a new
+        person's validity ``window`` goes in the same request (an existing person's is
+        ``set_window``)."""
         body: dict[str, Any] = {"consent": {"reference": consent_reference},
                                 "fingers": [_finger_body(f) for f in fingers]}
         if "id" in person:
             body["person_id"] = person["id"]
         else:
-            body["person"] = {"name": person["name"]}
+            body["person"] = {"name": person["name"], **(window.as_json() if window else {})}
         return self.call("POST", "/api/v1/enrolments", json=body)
+
+    def set_window(self, person_id: str, window: Window | None) -> None:
+        """An existing person's validity window (None clears it); the server allows an admin."""
+        body = window.as_json() if window else {"valid_from": None, "valid_until": None}
+        self.call("PATCH", f"/api/v1/people/{quote(person_id, safe='')}", json=body)
 
     def delete_finger(self, finger_id: str) -> None:
         self.call("DELETE", f"/api/v1/fingers/{quote(finger_id, safe='')}")

@@ -11,20 +11,26 @@ expired server session.
 
 A re-enrolment enrols the new finger first (the old one's page is allowed in the duplicate
 check) and deletes the old finger only once the new one is stored.
+
+A visitor's validity window (``window``) goes with a new person inside the same atomic
+enrolment. An existing person's window is changed (``PATCH``, an admin's session) just
+before the fingers are sent, never after: a person never holds new fingers without the
+window the operator set. The caller decides who may set a window or a duress finger (the
+kiosk allows an admin only, ``enrol/kiosk_admin.py``); the server checks its roles again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
 import threading
 from concurrent.futures import Future
 from typing import Protocol
 
+from enrol.kiosk_admin import Window
 from enrol.plan import plan_for
 from enrol.progress import Coverage, EnrolledFinger, EnrolmentFailed, Progress, Reporter
 from enrol.server_api import ApiError, OperatorApi, SessionExpired
-from enrol.strings import FINGERS
+from enrol.strings import FINGERS, say
 from enrol.workflow import EnrolSettings, FingerEnrolment
 
 
@@ -45,6 +51,9 @@ class EnrolmentSession:
         self.person: dict | None = None  # {"id", "name"} existing, or {"name"} new
         self.consent_reference: str | None = None
         self.fingers: list[EnrolledFinger] = []
+        self.enrolled: list[dict] = []  # the person's fingers on the server: id, name, duress
+        self.stored_window: Window | None = None  # the person's window on the server
+        self.window: Window | None = None  # the window the person has once sent
         self.coverage: Coverage | None = None
         self._stop = threading.Event()
         self._busy: Future | None = None
@@ -54,6 +63,10 @@ class EnrolmentSession:
     def choose_person(self, person_id: str) -> dict:
         person = self.api.person(person_id)
         self._reset({"id": person["id"], "name": person["name"]})
+        self.enrolled = [{"id": f["id"], "name": f["name"], "duress": f["duress"]}
+                         for f in person["fingers"]]  # fmt: skip
+        if person.get("valid_from") is not None or person.get("valid_until") is not None:
+            self.stored_window = self.window = Window(person["valid_from"], person["valid_until"])
         return person
 
     def new_person(self, name: str) -> None:
@@ -68,9 +81,16 @@ class EnrolmentSession:
             raise EnrolmentFailed("consent_missing")
         self.consent_reference = reference.strip()
 
+    def set_window(self, window: Window | None) -> None:
+        """The person's validity window after the send (None: no window at all)."""
+        if self.person is None:
+            raise EnrolmentFailed("need_person")
+        self.window = window
+
     def _reset(self, person: dict | None) -> None:
         self.cancel()
         self.person, self.consent_reference, self.fingers = person, None, []
+        self.enrolled, self.stored_window, self.window = [], None, None
 
     # ---- fingers ----
 
@@ -78,8 +98,9 @@ class EnrolmentSession:
     def capturing(self) -> bool:
         return self._busy is not None and not self._busy.done()
 
-    def start_finger(self, finger: str, replaces: str | None = None) -> Future:
-        """Queue one finger's enrolment on the module thread; the future holds the result."""
+    def start_finger(self, finger: str, replaces: str | None = None, duress: bool = False) -> Future:
+        """Queue one finger's enrolment on the module thread; the future holds the result.
+        ``duress`` makes it the person's duress finger (see ``mark_duress``)."""
         if self.person is None:
             raise EnrolmentFailed("need_person")
         if self.consent_reference is None:
@@ -95,27 +116,29 @@ class EnrolmentSession:
                               self.station.module_identity, self._owner_of, self._report,
                               self._stop, allowed_pages=allowed, replaces=replaces,
                               settings=self._settings)  # fmt: skip
-        self._busy = self.station.run(lambda sensor: self._keep(job.run(sensor)))
+        self._busy = self.station.run(lambda sensor: self._keep(job.run(sensor), duress))
         return self._busy
 
-    def _keep(self, finger: EnrolledFinger) -> EnrolledFinger:
+    def _keep(self, finger: EnrolledFinger, duress: bool = False) -> EnrolledFinger:
+        finger = dataclasses.replace(finger, duress=duress)
         self.fingers = [f for f in self.fingers if f.finger != finger.finger] + [finger]
         return finger
 
     def cancel(self) -> None:
         self._stop.set()
 
-    def _owner_of(self, page: int) -> str | None:
+    def _owner_of(self, page: int) -> str:
+        """Whose finger holds ``page``, in the operator's words ("Bob's right index finger")."""
         owner = self.station.owner_at(page)
         if owner is None:
-            return None
+            return say("operator.unknown_owner")
         person_id, finger_id = owner
         try:
             person = self.api.person(person_id)
         except ApiError:
-            return f"person {person_id}"
+            return say("operator.owner", name=person_id, finger=finger_id)
         names = [f["name"] for f in person["fingers"] if f["id"] == finger_id]
-        return f"{person['name']}, {FINGERS.get(names[0], names[0]) if names else finger_id}"
+        return say("operator.owner", name=person["name"], finger=names[0] if names else finger_id)
 
     def _note_coverage(self) -> None:
         try:
@@ -154,18 +177,33 @@ class EnrolmentSession:
         if self.consent_reference is None:
             raise EnrolmentFailed("consent_missing")
         try:
-            answer = self.api.enrol(self.person, self.consent_reference, self.fingers)
+            if "id" in self.person and self.window != self.stored_window:
+                self.api.set_window(self.person["id"], self.window)
+                self.stored_window = self.window
+            answer = self.api.enrol(self.person, self.consent_reference, self.fingers, self.window)
         except SessionExpired:
             self.forget()
             raise
         for finger in self.fingers:
             if finger.replaces:
                 self.api.delete_finger(finger.replaces)
-        sent = len(self.fingers)
-        self.person = {"id": answer["person_id"], "name": self.person["name"]}
-        self.fingers = []
-        self._report(Progress("sent", {"name": self.person["name"], "count": sent}, tone="ok"))
+        self._sent(answer)
         return answer
+
+    def _sent(self, answer: dict) -> None:
+        """The fingers are on the server now: they count as enrolled, the replaced ones not."""
+        replaced = {f.replaces for f in self.fingers}
+        self.enrolled = [f for f in self.enrolled if f["id"] not in replaced] + [
+            {"id": ident, "name": f.finger, "duress": f.duress}
+            for ident, f in zip(answer.get("finger_ids", []), self.fingers)]  # fmt: skip
+        sent, self.fingers, self.stored_window = len(self.fingers), [], self.window
+        self.person = {"id": answer["person_id"], "name": self.person["name"]}
+        self._report(Progress("sent", {"name": self.person["name"], "count": sent}, tone="ok"))
+
+    def delete_finger(self, finger_id: str) -> None:
+        """Delete one of the person's stored fingers (the server allows an admin only)."""
+        self.api.delete_finger(finger_id)
+        self.enrolled = [f for f in self.enrolled if f["id"] != finger_id]
 
     def record_unable(self) -> str:
         if self.person is None:

@@ -60,7 +60,15 @@ TEXT: dict[str, str] = {
     "module_error": "The fingerprint module did not answer properly: {detail}",
     "port_held": ("The fingerprint module's port {port} is held by another program "
                   "(the door daemon, or another kiosk): stop it first"),
-    "operator.duplicate": "Already enrolled for {name} ({finger}), matched page {page}",
+    "admin_only_duress": "Only an admin may mark a duress finger: nothing was started",
+    "admin_only_window": "Only an admin may set a validity window: nothing was recorded",
+    "window_invalid": "{field}: expected a date and time",
+    "window_order": "The validity window must end after it starts: nothing was recorded",
+    "window_over": "That validity window has already ended: choose a later end",
+    # {name} is the owner as "operator.owner" words it; the finger is in there already
+    "operator.duplicate": "Already enrolled as {name} (module page {page})",
+    "operator.owner": "{name}'s {finger}",
+    "operator.unknown_owner": "a finger the station's bundle does not name",
     "operator.coverage": ("The duplicate check covered {checked} of the site's {total} fingers "
                           "for this module model: the module holds only {capacity}"),
     "operator.syncing": ("The station library is still loading ({checked} of {total}): the "
@@ -83,8 +91,15 @@ TEXT.update({
     "page.operator_details": "Operator details", "page.choose": "Choose",
     "page.captured": "Ready to send: {fingers}", "page.enrolled": "Enrolled fingers",
     "page.zones": "Zones", "page.no_zones": "No zones granted", "page.delete": "Delete",
-    "page.reenrol": "Re-enrol", "page.signed_in_as": "Signed in: {name} ({role})",
+    "page.signed_in_as": "Signed in: {name} ({role})",
     "page.exempt": "Recorded as unable to enrol: use the fallback",
+    "page.mark_enrolled": "enrolled", "page.mark_ready": "ready to send",
+    "page.mark_duress": "duress",
+    "page.duress": "Duress finger",
+    "page.duress_hint": "The next finger opens doors and silently raises a duress alarm",
+    "page.duress_mark": "{finger} (duress)",
+    "page.window": "Visitor: valid from / until (empty for staff)",
+    "page.valid_from": "Valid from", "page.valid_until": "Valid until",
 })
 
 

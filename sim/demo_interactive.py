@@ -1,30 +1,31 @@
 """``doorward demo --interactive``: after the day, the site keeps running for a person to try.
 
-Owns ``interact``: a small command loop on the terminal. ``scan lobby alice`` puts Alice's
-finger on the lobby reader, waits for the door's decision and lifts it; ``place``/``lift``
-do one half each; ``open``/``close`` move a door's contact through its hub (opening it
-without a grant is a forced door); ``status`` prints both doors' state. Any other name is
-a finger nobody enrolled. Ends on ``quit``, end of input or Ctrl-C; the caller stops every
+Owns ``interact``, ``respond``, ``answer`` and ``run_command``. A small command loop on the terminal: each
+line is parsed by ``sim/demo_prompt.py`` (a line it cannot run is answered with what it
+expected) and answered with one readable line or a few (``sim/demo_words.py``): ``scan lobby
+alice`` puts Alice's finger on the lobby reader, waits for the door's decision, lifts it and
+prints the decision in words with its reason code; ``place``/``lift`` do one half each;
+``open``/``close`` move a door's contact through its hub (opening it without a grant is a
+forced door); ``status`` prints each door's state, bundle version and last decision and the
+latest alarms; ``alarms`` all of them, each with the device that raised it. Any other name
+is a finger nobody enrolled. Ends on ``quit``, end of input or Ctrl-C; the caller stops every
 process either way.
 """
 
 from __future__ import annotations
 
-import shlex
+import time
+from collections.abc import Callable
+
+import httpx
 
 from sim.demo_door import DemoDoor
 from sim.demo_procs import DemoError
+from sim.demo_prompt import BadCommand, Command, help_text, parse
 from sim.demo_site import DURESS_FINGER, PEOPLE, DemoSite
+from sim.demo_words import alarm_text, decision_text, door_text, versions_text
 
-HELP = """\
-commands (DOOR is lobby or tent; WHO is alice, bob, carol, alice-duress, or any other name):
-  scan DOOR WHO     place WHO's finger, wait for the decision, lift it
-  place DOOR WHO    put a finger on the glass and leave it there
-  lift DOOR         lift the finger
-  open DOOR         open the door's contact (without a grant: forced-open alarm)
-  close DOOR        close it again
-  status            each door's state, versions and last decision; alarms received
-  quit"""
+LATEST_ALARMS = 5  # `status` shows these; `alarms` shows every one
 
 
 def finger_of(who: str) -> str:
@@ -33,45 +34,112 @@ def finger_of(who: str) -> str:
     return PEOPLE[who][1] if who in PEOPLE else f"{who}/right-index"
 
 
-def interact(site: DemoSite, read=input) -> None:  # noqa: ANN001 - a line source
+def people_names() -> list[str]:
+    return [*PEOPLE, "alice-duress"]
+
+
+def interact(site: DemoSite, read: Callable[[str], str] = input,
+             write: Callable[[str], None] = print) -> None:  # fmt: skip
     doors = {door.key: door for door in site.doors}
-    print(f"\nThe site keeps running (logs in {site.directory / 'logs'}).\n{HELP}")
+    write(f"\nThe site keeps running (logs in {site.directory / 'logs'}).\n"
+          f"{help_text(doors, people_names())}")
     while True:
         try:
-            words = shlex.split(read("demo> "))
+            line = read("demo> ")
         except (EOFError, KeyboardInterrupt):
             return
-        if words[:1] == ["quit"]:
+        reply = respond(site, doors, line)
+        if reply is None:
             return
-        try:
-            print(run_command(site, doors, words))
-        except (DemoError, KeyError, IndexError, ValueError) as error:
-            print(f"? {error or 'unknown door or person'}\n{HELP}")
+        if reply:
+            write(reply)
 
 
-def run_command(site: DemoSite, doors: dict[str, DemoDoor], words: list[str]) -> str:
-    if not words or words[0] == "help":
-        return HELP
-    if words[0] == "status":
+def respond(site: DemoSite, doors: dict[str, DemoDoor], line: str) -> str | None:
+    """The answer to one typed line: "" for an empty line, None for ``quit``."""
+    try:
+        command = parse(line, doors)
+    except BadCommand as refused:
+        return f"? {refused}"
+    if command is None:
+        return ""
+    return None if command.verb == "quit" else answer(site, doors, command)
+
+
+def answer(site: DemoSite, doors: dict[str, DemoDoor], command: Command) -> str:
+    """The command's readable answer; a step the site could not do says what and where."""
+    try:
+        return run_command(site, doors, command)
+    except DemoError as error:
+        return f"! {error}"
+    except OSError as error:  # a hub or module socket that went away
+        door = doors.get(command.door or "")
+        return f"! {door.name if door else 'the site'}: {error}"
+
+
+def run_command(site: DemoSite, doors: dict[str, DemoDoor], command: Command) -> str:
+    if command.verb == "help":
+        return help_text(doors, people_names())
+    if command.verb == "status":
         return status_text(site)
-    door = doors[words[1]]
-    actions = {
-        "scan": lambda: str(door.scan(finger_of(words[2]))),
-        "place": lambda: str(door.module({"place": finger_of(words[2])})),
-        "lift": lambda: str(door.module({"lift": True})),
-        "open": lambda: (door.open_contact(), "contact open")[1],
-        "close": lambda: (door.close_contact(), "contact closed")[1],
-    }
-    return actions[words[0]]()
+    if command.verb == "alarms":
+        return alarms_text(site) or "no alarms on the webhook yet"
+    door = doors[command.door or ""]
+    who = command.who or ""
+    if command.verb == "scan":
+        return decision_text(door.name, who, door.scan(finger_of(who)))
+    if command.verb == "place":
+        door.module({"place": finger_of(who)})
+        return f"{door.name}: {who}'s finger is on the glass (`lift {door.key}` to lift it)"
+    if command.verb == "lift":
+        door.module({"lift": True})
+        return f"{door.name}: the finger is lifted"
+    if command.verb == "open":
+        door.open_contact()
+        return f"{door.name}: contact open (without a grant this is a forced-open alarm)"
+    door.close_contact()
+    return f"{door.name}: contact closed"
 
 
 def status_text(site: DemoSite) -> str:
-    lines = []
-    for door in site.doors:
-        status = door.status() or {}
-        last = (status.get("last_decisions") or [{}])[-1]
-        lines.append(f"{door.name}: {status.get('door', {}).get('state')}, versions "
-                     f"{status.get('versions')}, relay openings {door.relay_openings()}, "
-                     f"last decision {last.get('kind')}/{last.get('reason')}")
-    alarms = ", ".join(f"#{a.alarm_id} {a.kind}" for a in site.webhook.alarms) or "none"
-    return "\n".join(lines + [f"alarms on the webhook: {alarms}"])
+    lines = [door_status(site, door) for door in site.doors]
+    latest = alarms_text(site, LATEST_ALARMS, indent="  ")
+    lines += [f"latest alarms:\n{latest}"] if latest else ["alarms: none yet"]
+    return "\n".join(lines)
+
+
+def door_status(site: DemoSite, door: DemoDoor) -> str:
+    status = door.status()
+    if status is None:
+        return f"{door.name}: no status file (is `doorward run` running?)"
+    record = _record(site, door)
+    decisions = status.get("last_decisions") or []
+    last = decision_text("last decision", None, decisions[-1]) if decisions else "no decision yet"
+    return (f"{door.name}: {door_text(status.get('door', {}))}; "
+            f"{versions_text(status.get('versions', {}), record)}; "
+            f"relay opened {door.relay_openings()} time(s); {last}")
+
+
+def _record(site: DemoSite, door: DemoDoor) -> dict | None:
+    """The server's record of the door, or None while the server is down (the door's own
+    status still stands)."""
+    try:
+        return site.door_record(door)
+    except (DemoError, httpx.HTTPError):
+        return None
+
+
+def alarms_text(site: DemoSite, latest: int | None = None, indent: str = "") -> str:
+    """The webhook's alarms (the ``latest`` ones), each naming the device that raised it."""
+    names = {door.door_id: door.name for door in site.doors}
+    names[site.ids.get("kiosk", "")] = "Reception kiosk"
+    alarms = list(site.webhook.alarms)[-latest:] if latest else list(site.webhook.alarms)
+    now = time.monotonic()
+    return "\n".join(indent + alarm_text(a.alarm_id, a.kind, _device(names, a.device_id),
+                                          now - a.received_mono) for a in alarms)  # fmt: skip
+
+
+def _device(names: dict[str, str], device_id: str | None) -> str:
+    if device_id is None:
+        return "the server"  # e.g. server_clock: no device raised it
+    return names.get(device_id, f"device {device_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,7 +144,8 @@ def test_a_duplicate_is_refused_and_named_only_in_the_operator_notes(rig: KioskR
     wait_for(lambda: browser.state()["screen"] == "finger")
     view = browser.state()
     assert view["notice"]["key"] == "duplicate" and "Bob" not in view["notice"]["text"]
-    assert any("Bob" in note for note in view["operator_notes"])
+    note = next(note for note in view["operator_notes"] if "Bob" in note)
+    assert "Bob's right index finger" in note and note.count("right index finger") == 1
     assert all("Bob" not in data.get("text", "") for kind, data in follower.events if kind == "progress")
     assert view["captured"] == [] and not [p for p in rig.people() if p["name"] == "Bob Again"]
     browser.act("sign-out")
@@ -154,11 +156,14 @@ def test_an_existing_person_shows_fingers_and_zones_and_a_finger_can_be_deleted(
     rig.admin.post("/api/v1/grants", json={"person_id": bob["id"], "zone_id": rig.zone_id})
     browser = Browser(rig)
     browser.sign_in("root")
-    person = browser.act("person", person_id=bob["id"])["person"]
+    answer = browser.act("person", person_id=bob["id"])
+    person = answer["person"]
     assert [g["zone_name"] for g in person["grants"]] == ["Lab"]
     assert [f["name"] for f in person["fingers"]] == ["right-index"]
-    browser.act("delete-finger", finger_id=person["fingers"][0]["id"])
+    assert [f["name"] for f in answer["view"]["enrolled"]] == ["right-index"]  # the picker marks it
+    view = browser.act("delete-finger", finger_id=person["fingers"][0]["id"])["view"]
     assert rig.admin.get(f"/api/v1/people/{bob['id']}").json()["fingers"] == []
+    assert view["enrolled"] == []
     browser.act("sign-out")
 
 
@@ -170,3 +175,45 @@ def test_two_idle_minutes_sign_the_operator_out(tmp_path: Path) -> None:
         assert view["notice"]["key"] == "idle_signed_out"
         assert browser.post("person", name="Late").status_code == 401
         assert not [p for p in rig.people() if p["name"] == "Late"]
+
+
+def test_an_enroller_posting_a_duress_finger_or_a_window_is_refused_and_nothing_changes(rig: KioskRig) -> None:
+    browser = Browser(rig)
+    assert browser.sign_in()["operator"] == {"name": "erin", "role": "enroller", "admin": False}
+    browser.act("person", name="Mallory Visitor")
+    for window in ({"valid_until": time.time() + 3600}, {"valid_from": None, "valid_until": None}):
+        answer = browser.post("consent", reference="form 9", **window)
+        assert answer.status_code == 403
+        view = answer.json()["view"]
+        assert view["notice"]["key"] == "admin_only_window" and view["consent"] is None
+        assert view["window"] is None and view["screen"] == "consent"
+    browser.act("consent", reference="form 9")
+    answer = browser.post("finger", finger="right-index", duress=True)
+    assert answer.status_code == 403
+    view = answer.json()["view"]
+    assert view["notice"]["key"] == "admin_only_duress" and view["screen"] == "finger"
+    assert view["captured"] == [] and view["instruction"] is None  # no capture started
+    browser.act("sign-out")
+    assert not [p for p in rig.people() if p["name"] == "Mallory Visitor"]
+
+
+def test_an_admin_sets_an_existing_persons_window_and_a_duress_finger(rig: KioskRig) -> None:
+    dora = rig.admin.post("/api/v1/people", json={"name": "Dora Visitor"}).json()["id"]
+    browser = Browser(rig)
+    follower = browser.follow(["dora/left-index"])
+    assert browser.sign_in("root")["operator"]["admin"] is True
+    browser.act("person", person_id=dora)
+    starts, ends = time.time() - 60, time.time() + 7200
+    view = browser.act("consent", reference="form 10", valid_from=ends, valid_until=starts)["view"]
+    assert view["notice"]["key"] == "window_order" and view["consent"] is None
+    view = browser.act("consent", reference="form 10", valid_from=starts, valid_until=ends)["view"]
+    assert view["screen"] == "finger" and view["window"] == {"valid_from": starts, "valid_until": ends}
+    browser.act("finger", finger="left-index", duress=True)
+    wait_for(lambda: browser.state()["captured"] == ["left-index"])
+    assert browser.state()["duress"] == ["left-index"] and follower.placements == 5
+    assert browser.act("finish")["view"]["notice"]["key"] == "sent"
+    record = rig.admin.get(f"/api/v1/people/{dora}").json()
+    assert (record["valid_from"], record["valid_until"]) == (starts, ends)
+    assert [(f["name"], f["duress"]) for f in record["fingers"]] == [("left-index", True)]
+    assert browser.state()["enrolled"][0]["duress"] is True
+    browser.act("sign-out")
