@@ -44,6 +44,10 @@ REASON_WORDS = {
     "holiday": "a holiday: the schedule does not apply",
     "waiting_second_person": "waiting for a second person (two-person rule); the lock stays shut",
     "same_person_twice": "the same person again: a different second person must scan",
+    "boot_grace": "may enter: the door started without a trusted clock (boot grace, with an alarm)",
+    "boot_allow_list": "may enter on the allow-list: the clock is not trusted since the start",
+    "boot_grace_over": "the clock is not trusted since the start and the boot grace is over",
+    "boot_untrusted_denied": "the clock is not trusted since the start and the policy denies",
 }
 ALARM_WORDS = {
     "forced": "the door was forced open", "forced_open": "the door was forced open",
@@ -56,6 +60,8 @@ ALARM_WORDS = {
     "rollback": "the door was offered an older bundle", "chain_break": "the event chain broke",
     "server_clock": "the server's clock is not synchronised",
     "offline_grace": "the door grants on an expired bundle",
+    "boot_grace": "the door grants without a trusted clock since its start",
+    "journal_loss": "journal records were lost", "door_storage": "the door's disk is full or failing",
 }
 
 
