@@ -59,11 +59,11 @@ def open_module(config) -> R30xSensor | None:  # noqa: ANN001
     return sensor
 
 
-def bind_and_record(sensor: R30xSensor, credentials: Credentials, state_dir: Path | None) -> str:
-    """Bind the module on the open port; a door records the identity the bound module
-    reports (in ``state_dir``). Returns what to tell the operator."""
+def bind_and_record(sensor: R30xSensor, credentials: Credentials, state_dir: Path) -> str:
+    """Bind the module on the open port and record the identity the bound module reports
+    (in ``state_dir``: a door's or a station's). Returns what to tell the operator."""
     status = bind_module(sensor, credentials.module_password, credentials.binding_token_bytes())
-    if status is not BindingStatus.BOUND or state_dir is None:
+    if status is not BindingStatus.BOUND:
         return f"module: {status.value}"
     sensor.params = sensor.read_parameters()
     identity = sensor.module_identity()
@@ -72,13 +72,11 @@ def bind_and_record(sensor: R30xSensor, credentials: Credentials, state_dir: Pat
 
 
 def request_bind(credentials: Credentials, identity: str, state_dir: Path) -> str:
-    """The port is held: a door gets a one-shot bind request, honoured at its restart."""
-    if credentials.kind != "door":
-        return ("the module will be bound when the kiosk restarts: "
-                "sudo systemctl restart doorward-kiosk")
+    """The port is held: a one-shot bind request, honoured when the port's owner restarts."""
     write_bind_request(state_dir, identity, "doorward pair", time.time())
-    return (f"bind request for {identity!r} written: the door binds that module when it "
-            "restarts with the new credential: sudo systemctl restart doorward")
+    unit = "doorward" if credentials.kind == "door" else "doorward-kiosk"
+    return (f"bind request for {identity!r} written: the {credentials.kind} binds that module "
+            f"when it restarts with the new credential: sudo systemctl restart {unit}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,11 +99,10 @@ def run(args: argparse.Namespace) -> int:
         credentials = pair(request)
         where = _store(credentials, args, Path(config.server.credential))
         print(f"paired as {credentials.kind} {credentials.device_id}; credential in {where}")
-        state_dir = config.storage.state_dir if credentials.kind == "door" else None
         if sensor is None:
             print(request_bind(credentials, identity, config.storage.state_dir))
         else:
-            print(bind_and_record(sensor, credentials, state_dir))
+            print(bind_and_record(sensor, credentials, config.storage.state_dir))
     finally:
         if sensor is not None:
             sensor.close()

@@ -4,8 +4,8 @@ Owns ``ModuleGuard`` and the rule it follows, ``judge``. The guard reads the bin
 module (``daemon/binding.py``) and its ``module_identity()``, and compares them with what the
 door expects (``daemon/module_record.py``): the identity recorded when the module was bound.
 Binding happens only with an explicit, one-shot permission: a bind request made by
-``doorward pair`` or ``doorward bind-module`` for a module reporting the identity it names
-(or, on the kiosk only, the station's first check after start). Everything else that is not
+``doorward pair`` or ``doorward bind-module`` for a module reporting the identity it names,
+at a door and at a kiosk station alike. Everything else that is not
 this door's module — factory-fresh, holding another token, refusing the password, or bound
 but reporting another identity — is a tamper alarm, once per distinct problem, and holds
 biometric access: the reader scans nothing and loads no template into it. The hold ends
@@ -35,7 +35,7 @@ class Verdict:
 
 
 def judge(binding: BindingStatus, found: str | None, expected: str | None,
-          request: BindRequest | None, first_check_binds: bool) -> Verdict:  # fmt: skip
+          request: BindRequest | None) -> Verdict:
     """What a module check finds, as a decision (pure)."""
     if binding is BindingStatus.WRONG_PASSWORD:
         return Verdict(False, "module binding: wrong_password (it takes neither this door's "
@@ -44,8 +44,6 @@ def judge(binding: BindingStatus, found: str | None, expected: str | None,
         return Verdict(binding is not BindingStatus.BOUND, None)  # the operator's explicit word
     swapped = None if expected is None or found == expected else \
         f"module swapped: identity {expected!r} became {found!r}"  # fmt: skip
-    if first_check_binds and binding is BindingStatus.UNBOUND and swapped is None:
-        return Verdict(True, None)  # the kiosk's permission from pairing
     if binding is not BindingStatus.BOUND:
         return Verdict(False, _not_bound(binding, found, request))
     return Verdict(False, swapped)
@@ -65,7 +63,6 @@ class ModuleGuard:
                  on_event: Callable[[str, dict], None] = lambda kind, detail: None) -> None:  # fmt: skip
         self._credential, self._on_alarm, self._on_event = credential, on_alarm, on_event
         self._store = store if store is not None else MemoryBindingStore(expected_identity)
-        self._first_check_binds = credential.bind_if_unbound  # the kiosk's, at start only
         self.binding: BindingStatus | None = None
         self.identity = self._store.expected_identity()  # the module this door expects
         self.held = False  # biometric access waits (tamper seen, not yet reconciled since)
@@ -84,9 +81,7 @@ class ModuleGuard:
         found = self._identity_of(sensor, binding)
         request = self._store.bind_request() if binding is not BindingStatus.WRONG_PASSWORD \
             else None  # fmt: skip
-        verdict = judge(binding, found, self._store.expected_identity(), request,
-                        self._first_check_binds)
-        self._first_check_binds = False  # never again: a later fresh module is an alarm
+        verdict = judge(binding, found, self._store.expected_identity(), request)
         problem = verdict.problem
         if verdict.bind:
             log.info("binding the module %r (%s)", found, request.by if request else "pairing")

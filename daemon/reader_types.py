@@ -42,13 +42,9 @@ class ModuleCredential:
 
     password: int
     token: bytes
-    # The kiosk's station only (enrol/station.py): bind a module still on the factory
-    # password at the first check after start, and never later. The door never sets it:
-    # it binds only on a bind request (daemon/module_record.py).
-    bind_if_unbound: bool = False
 
     def __repr__(self) -> str:
-        return f"ModuleCredential(bind_if_unbound={self.bind_if_unbound})"  # no secrets in logs
+        return "ModuleCredential(...)"  # no secrets in logs
 
 
 @dataclass(frozen=True)

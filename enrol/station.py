@@ -11,6 +11,12 @@ server can confirm that an erased person left the station's module too. The slot
 in memory (``MemorySlotStore``): after a restart the reconcile pass re-verifies the module
 against a fresh bundle.
 
+The station's module is bound like a door's (``daemon/module_record.py``): ``doorward pair``
+binds it when the port is free and records its identity in the state directory, or leaves a
+one-shot bind request; a fresh, foreign or other-identity module found at start is a tamper
+alarm and receives no password, token or template (promise 8), which matters more here than
+at a door, since a station's library covers the whole site.
+
 The station's token is used for nothing else: every write goes through the operator's
 session (``enrol/server_api.py``). Enrolment steps run as one reader job each, so reconcile,
 health checks and the reader's scans never interleave with them on the UART.
@@ -29,6 +35,7 @@ from daemon.claim import SlotState
 from daemon.credentials import Credentials
 from daemon.errors import DoorwardError
 from daemon.library import MemorySlotStore, sealed_templates
+from daemon.module_record import BindingStore
 from daemon.module_config import ServerConfig
 from daemon.reader import Reader
 from daemon.reader_jobs import Priority
@@ -57,8 +64,8 @@ def open_module(url: str, baud: int = 57_600, timeout_s: float = 1.0) -> R30xSen
 
 class Station:
     def __init__(self, sensor: R30xSensor, credentials: Credentials, *,
-                 settings: ReaderSettings = ReaderSettings(), long_poll_s: float = 20.0,
-                 ca_file: str | None = None) -> None:  # fmt: skip
+                 binding_store: BindingStore, settings: ReaderSettings = ReaderSettings(),
+                 long_poll_s: float = 20.0, ca_file: str | None = None) -> None:  # fmt: skip
         self.credentials = credentials
         self.store = _ReportingSlotStore(self._report_now)
         self._snapshot: Snapshot | None = None
@@ -66,13 +73,12 @@ class Station:
         self._long_poll_s, self.ca_file = long_poll_s, ca_file
         self.status = ReaderStatus(False, "starting", False)
         self._status_changed = threading.Condition()
-        module = ModuleCredential(credentials.module_password, credentials.binding_token_bytes(),
-                                  bind_if_unbound=True)  # fmt: skip
+        module = ModuleCredential(credentials.module_password, credentials.binding_token_bytes())
         self.reader = Reader(sensor, module, self.store,
                              sealed_templates(lambda: self._snapshot, credentials.door_key()),
                              on_claim=lambda claim: None, on_lift=lambda: None,
                              on_status=self._on_status, on_alarm=self._on_alarm,
-                             settings=settings)  # fmt: skip
+                             settings=settings, binding_store=binding_store)  # fmt: skip
         config = ServerConfig(credential="", ca_file=ca_file, request_deadline_s=10.0,
                               max_response_bytes=8 * 1024 * 1024, long_poll_s=long_poll_s)
         self._sync = SyncClient(credentials, config, apply_bundle=self._apply_quietly,

@@ -7,8 +7,8 @@ the person at the glass: each "Place ..." line puts the virtual finger on the st
 module, each "Lift ..." line lifts it. The workflow checks quality and duplicates and sends
 person, consent and template to the server in one atomic ``POST /api/v1/enrolments``.
 
-``capture_duress_template`` exists because the kiosk page has no "duress finger" option yet
-(the terminal's ``doorward enrol finger --duress`` has):
+``capture_duress_template`` exists because the demo enrols as an enroller, and only an admin
+may mark a duress finger (at the kiosk page, or with ``doorward enrol finger --duress``):
 the demo captures that one template from the station's module with doorward's driver and
 an admin adds it with ``POST /api/v1/people/{id}/fingers`` and ``duress: true``.
 """
@@ -25,14 +25,17 @@ from sim.demo_procs import DemoError, ProcessGroup, doorward_argv, run_doorward,
 from sim.demo_server import Account
 
 STATION_TOML = """\
-# The enrolment kiosk: [module] and [server] are all that `doorward pair`, `enrol` and
-# `kiosk` read; a kiosk has no door hardware.
+# The enrolment kiosk: [module], [server] and [storage] (where the module record lives) are
+# all that `doorward pair`, `enrol` and `kiosk` read; a kiosk has no door hardware.
 [module]
 url = "{link}"
 model = "r503"
 
 [server]
 credential = "{credential}"
+
+[storage]
+state_dir = "{state_dir}"
 """
 PLACE_PREFIXES = ("Place your", "One last time")
 LIFT_PREFIX = "Lift your finger"
@@ -55,8 +58,8 @@ class KioskStation:
             "--control", self.control_socket, "--seed", str(self.seed)))  # fmt: skip
         wait_for(lambda: self.link.exists() and Path(self.control_socket).exists(), 10,
                  "the kiosk's module simulator")  # fmt: skip
-        self.config_path.write_text(STATION_TOML.format(link=self.link,
-                                                        credential=self.credential))
+        self.config_path.write_text(STATION_TOML.format(
+            link=self.link, credential=self.credential, state_dir=self.directory / "state"))
 
     def module(self, request: dict) -> dict:
         return _one_request(self.control_socket, request)

@@ -162,8 +162,8 @@ class DemoSite:
         answer = self.admin().post(f"/api/v1/people/{self.ids['alice']}/fingers", json=body)
         _expect(answer, 201, "the duress finger")
         self.timeline.event("duress_finger", "Alice's duress finger added by the admin through "
-                            "the API (the kiosk page has no duress option yet; "
-                            "`doorward enrol finger --duress` has)")
+                            "the API (an enroller may not mark duress; an admin "
+                            "may, at the kiosk or with `doorward enrol finger --duress`)")
 
     def person_id(self, name: str) -> str:
         people = self.admin().get("/api/v1/people").json()

@@ -56,7 +56,7 @@ ALARM_WORDS = {
     "tamper": "tamper", "tamper_switch": "the reader's tamper switch opened",
     "tamper_empty_slot": "the module named an empty slot",
     "tamper_unconfirmed": "the module's hit did not confirm",
-    "reader_offline": "the reader stopped answering", "door_offline": "no heartbeat from the door",
+    "reader_offline": "the reader stopped answering", "door_offline": "no heartbeat for three intervals",
     "rollback": "the door was offered an older bundle", "chain_break": "the event chain broke",
     "server_clock": "the server's clock is not synchronised",
     "offline_grace": "the door grants on an expired bundle",
@@ -119,6 +119,6 @@ def versions_text(versions: dict[str, Any], record: dict[str, Any] | None,
 
 
 def alarm_text(alarm_id: int, kind: str, device: str, age_s: float) -> str:
-    """``#4 door_offline from Lobby door: no heartbeat from the door (12 s ago)``."""
+    """``#4 door_offline from Lobby door: no heartbeat for three intervals (12 s ago)``."""
     words = ALARM_WORDS.get(kind, "see docs/server.md, Alarms")
     return f"#{alarm_id} {kind} from {device}: {words} ({age_s:.0f} s ago)"

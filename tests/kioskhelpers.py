@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from daemon.module_record import ModuleRecordStore
+from daemon.pair_command import bind_and_record
 from daemon.pairing import PairingRequest, pair
 from daemon.reader_types import ReaderSettings
 from drivers.r30x.sensor import R30xSensor
@@ -141,6 +143,16 @@ def _identity_and_templates(path: Path, control: ControlClient, fingers: list[st
         sensor.close()
 
 
+def bind_as_pairing_does(port: Path, credentials, state_dir: Path) -> None:  # noqa: ANN001
+    """What `doorward pair` does on a free port: bind the module and record its identity."""
+    sensor = R30xSensor.from_url(str(port))
+    try:
+        sensor.open()
+        assert "bound" in bind_and_record(sensor, credentials, state_dir)
+    finally:
+        sensor.close()
+
+
 def _pair_station(server: RunningServer, admin: httpx.Client, site_id: str, identity: str, capacity: int):  # noqa: ANN202
     station_id = admin.post("/api/v1/stations", json={"name": "Kiosk", "site_id": site_id,
                                                       "module_identity": identity,
@@ -151,7 +163,8 @@ def _pair_station(server: RunningServer, admin: httpx.Client, site_id: str, iden
 
 @contextlib.contextmanager
 def kiosk_rig(tmp: Path, model: str = "r503", enrolled: tuple[str, ...] = ("bob/right-index",),
-              capacity: int = 200, idle_timeout_s: float = 120.0) -> Iterator[KioskRig]:
+              capacity: int = 200, idle_timeout_s: float = 120.0,
+              bind: bool = True) -> Iterator[KioskRig]:
     module = SimulatedR30x(model, seed=11)
     with running_server(tmp / "server") as server, PtyBridge(module, tmp / "module"), \
             ControlServer(module, tmp / "control.sock"):  # fmt: skip
@@ -165,7 +178,11 @@ def kiosk_rig(tmp: Path, model: str = "r503", enrolled: tuple[str, ...] = ("bob/
                                  "template": base64.b64encode(templates[finger]).decode()}]}
             assert site.admin.post("/api/v1/enrolments", json=body).status_code == 201
         credentials = _pair_station(server, site.admin, site.site_id, identity, capacity)
-        station = Station(open_module(str(tmp / "module")), credentials, settings=READER, long_poll_s=2.0)
+        state_dir = tmp / "state"
+        if bind:
+            bind_as_pairing_does(tmp / "module", credentials, state_dir)
+        station = Station(open_module(str(tmp / "module")), credentials, settings=READER,
+                          long_poll_s=2.0, binding_store=ModuleRecordStore(state_dir))
         station.start()
         try:
             assert station.wait_ready(15).biometric_ready, station.status

@@ -128,25 +128,22 @@ UNBOUND, FOREIGN, WRONG = BindingStatus.UNBOUND, BindingStatus.FOREIGN, BindingS
 BOUND = BindingStatus.BOUND
 
 
-@pytest.mark.parametrize(("binding", "found", "expected", "bind_request", "kiosk", "bind", "problem"), [
-    (BOUND, R503, R503, None, False, False, None),  # the normal case
-    (BOUND, R503, None, None, False, False, None),  # no record yet: adopted (holds our secret)
-    (BOUND, OTHER, R503, None, False, False, "module swapped"),  # never adopted silently
-    (BOUND, OTHER, R503, request(OTHER), False, False, None),  # the operator's word
-    (UNBOUND, R503, R503, None, False, False, "unbound"),  # fresh, even of the same identity
-    (UNBOUND, R503, None, None, False, False, "unbound"),
-    (UNBOUND, R503, R503, request(R503), False, True, None),  # the one-shot permission
-    (UNBOUND, R503, R503, request(OTHER), False, False, "the bind request names"),
-    (FOREIGN, R503, R503, None, False, False, "foreign"),
-    (FOREIGN, R503, R503, request(R503), False, True, None),  # finishes a bind cut short
-    (WRONG, None, R503, request(R503), False, False, "wrong_password"),
-    (UNBOUND, R503, None, None, True, True, None),  # the kiosk's first check
-    (UNBOUND, OTHER, R503, None, True, False, "unbound"),  # not the module it expects
-    (FOREIGN, R503, None, None, True, False, "foreign"),  # the kiosk binds only fresh ones
+@pytest.mark.parametrize(("binding", "found", "expected", "bind_request", "bind", "problem"), [
+    (BOUND, R503, R503, None, False, None),  # the normal case
+    (BOUND, R503, None, None, False, None),  # no record yet: adopted (holds our secret)
+    (BOUND, OTHER, R503, None, False, "module swapped"),  # never adopted silently
+    (BOUND, OTHER, R503, request(OTHER), False, None),  # the operator's word
+    (UNBOUND, R503, R503, None, False, "unbound"),  # fresh, even of the same identity
+    (UNBOUND, R503, None, None, False, "unbound"),
+    (UNBOUND, R503, R503, request(R503), True, None),  # the one-shot permission
+    (UNBOUND, R503, R503, request(OTHER), False, "the bind request names"),
+    (FOREIGN, R503, R503, None, False, "foreign"),
+    (FOREIGN, R503, R503, request(R503), True, None),  # finishes a bind cut short
+    (WRONG, None, R503, request(R503), False, "wrong_password"),
 ])  # fmt: skip
 def test_the_guard_binds_only_on_an_explicit_permission(binding, found, expected, bind_request,
-                                                        kiosk, bind, problem) -> None:  # fmt: skip
-    verdict = judge(binding, found, expected, bind_request, kiosk)
+                                                        bind, problem) -> None:  # fmt: skip
+    verdict = judge(binding, found, expected, bind_request)
     assert verdict.bind is bind
     if problem is None:
         assert verdict.problem is None

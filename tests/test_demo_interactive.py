@@ -49,7 +49,11 @@ def test_the_interactive_demo_answers_every_line_readably() -> None:
     assert status[2] == "latest alarms:" and status[3].startswith("  #1 duress from Lobby door")
     alarms = answers[8].splitlines()
     assert alarms[0].startswith("#1 duress from Lobby door: a duress finger was used")
-    assert alarms[1].startswith("#2 forced from Lobby door: the door was forced open")
+    # The day's one forced opening is one alarm; others (the kiosk station, which runs only
+    # while it enrols, going quiet) may be listed beside it in any order.
+    forced = [line for line in alarms if " forced " in line]
+    assert len(forced) == 1 and forced[0].startswith("#") and \
+        " forced from Lobby door: the door was forced open" in forced[0], alarms
     assert "scan DOOR WHO" in answers[9] and "alarms" in answers[9]
     assert "the day played as scripted" in answers[10]
     for text in answers[1:]:

@@ -109,5 +109,5 @@ def test_a_door_and_an_alarm_read_as_words_naming_the_device() -> None:
     door = {"state": "locked", "relay_energised": False, "contact_open": True, "forced": True}
     assert door_text(door) == "locked, relay at rest, contact open, forced"
     assert alarm_text(4, "door_offline", "Lobby door", 12.4) == \
-        "#4 door_offline from Lobby door: no heartbeat from the door (12 s ago)"
+        "#4 door_offline from Lobby door: no heartbeat for three intervals (12 s ago)"
     assert alarm_text(5, "brand_new", "the server", 0).startswith("#5 brand_new from the server: ")

@@ -321,26 +321,6 @@ def test_a_bound_door_without_a_record_adopts_its_module_and_records_it() -> Non
         door.close()
 
 
-def test_the_kiosks_first_check_binds_a_fresh_module_and_never_a_later_one() -> None:
-    kiosk = ModuleCredential(PASSWORD, TOKEN, bind_if_unbound=True)
-    door = Door({0: ("f-alice", LOAD)}, bind=False)
-    cable = SwitchableTransport(door.rig.link)
-    door.reader = door.reader_on(R30xSensor(cable, timeout_s=0.2), kiosk)
-    fresh = SimulatedR30x("r503", seed=9)
-    fresh_link = MemoryLink(fresh)
-    try:
-        door.start()
-        assert door.recorder.alarms == [] and door.rig.occupied() == {0}
-        assert door.rig.module.flash.password == PASSWORD
-        cable.link = fresh_link  # swapped while running: never bound, whatever pairing said
-        kind, detail = door.recorder.next("alarm")
-        assert kind == ALARM_TAMPER and "unbound" in detail
-    finally:
-        door.close()
-        fresh_link.close()
-    never_loaded(fresh)
-
-
 def test_a_scan_is_answered_before_queued_reconcile_steps_finish() -> None:
     loads = {page: (f"f-user{page}", LOAD) for page in range(1, 9)}
     door = Door({0: ("f-alice", ACTIVE), **loads}, model="r307", realtime=True,
