@@ -1,4 +1,10 @@
-"""API: people, consent, fingers, the kiosk's atomic enrolment, grants, retention, removals."""
+"""API: people, consent, fingers, the kiosk's atomic enrolment, grants, retention, removals.
+
+Enrollers may create people and add their fingers, but two things change who a door lets in
+beyond "this person, this finger" and stay an admin's: a duress finger (it opens the door and
+raises a silent alarm) and a person's validity window (a visitor's dates). The kiosk hides
+them from enrollers; the server refuses them (403) whoever calls.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from fastapi import APIRouter, Query
 
 from server import devices, directory, people
 from server.deps import AdminCaller, Ctx, EnrolCaller, PeopleReader, ReadCaller
-from server.errors import Invalid
+from server.errors import Forbidden, Invalid
 from server.models import (ConsentBody, EnrolmentBody, FingerBody, GrantBody, PersonBody, PersonPatch,
                            changes_of)
 
@@ -17,8 +23,23 @@ def _finger(body: FingerBody) -> people.NewFinger:
     return people.NewFinger(body.name, body.module_identity, body.template, body.duress)
 
 
+def _admin_only(who, *, duress: bool = False, window: bool = False) -> None:  # noqa: ANN001
+    """Refuse a duress finger or a validity window from anyone but an admin."""
+    if who.role == "admin":
+        return
+    if duress:
+        raise Forbidden("only an admin may mark a duress finger")
+    if window:
+        raise Forbidden("only an admin may set a person's validity window (valid_from, valid_until)")
+
+
+def _has_window(person: PersonBody | None) -> bool:
+    return person is not None and (person.valid_from is not None or person.valid_until is not None)
+
+
 @router.post("/people", status_code=201)
 def create_person(body: PersonBody, who: EnrolCaller, ctx: Ctx) -> dict:
+    _admin_only(who, window=_has_window(body))
     with ctx.write() as conn:
         return {"id": people.create_person(conn, ctx.clock.now(), who.actor, **body.model_dump())}
 
@@ -69,6 +90,7 @@ def record_consent(person_id: str, body: ConsentBody, who: EnrolCaller,
 @router.post("/people/{person_id}/fingers", status_code=201)
 def add_finger(person_id: str, body: FingerBody, who: EnrolCaller,
                ctx: Ctx) -> dict:
+    _admin_only(who, duress=body.duress)
     with ctx.write() as conn:
         finger = people.add_finger(conn, ctx.clock.now(), who.actor, ctx.keys.data, person_id, _finger(body))
         return {"id": finger}
@@ -86,6 +108,7 @@ def enrol(body: EnrolmentBody, who: EnrolCaller, ctx: Ctx) -> dict:
     """The kiosk's one call: person (new or existing), consent and fingers; all or nothing."""
     if (body.person is None) == (body.person_id is None):
         raise Invalid("person", "give exactly one of person and person_id")
+    _admin_only(who, duress=any(f.duress for f in body.fingers), window=_has_window(body.person))
     person = {"id": body.person_id} if body.person_id else body.person.model_dump()
     with ctx.write() as conn:
         return people.enrol(conn, ctx.clock.now(), who.actor, ctx.keys.data, person=person,

@@ -117,3 +117,29 @@ def test_guessing_passwords_and_pairing_codes_is_slowed(tmp_path) -> None:
             assert anonymous.post("/api/v1/sessions", json=right).status_code == 201
             guess = {"code": "AAAA-BBBB-CCCC-DDDD", "x25519_public": "A" * 43 + "=", "module_identity": "m"}
             assert [anonymous.post("/api/v1/pair", json=guess).status_code for _ in range(6)] == [403] * 5 + [429]
+
+
+def test_only_an_admin_marks_a_duress_finger_or_sets_a_validity_window(server, site) -> None:
+    from tests.serverhelpers import R307, b64, template
+
+    enroller = server.add_admin("kiosk-dee", "enroller")
+    finger = {"name": "right-index", "module_identity": R307, "template": b64(template(900))}
+    visitor = {"name": "Visitor", "valid_from": 1_900_000_000, "valid_until": 1_900_086_400}
+    duress_enrolment = {"person": {"name": "Dee"}, "consent": {"reference": "f-1"},
+                        "fingers": [{**finger, "duress": True}]}
+    window_enrolment = {"person": visitor, "consent": {"reference": "f-2"}, "fingers": [finger]}
+    for path, body in (("/api/v1/enrolments", duress_enrolment),
+                       ("/api/v1/enrolments", window_enrolment), ("/api/v1/people", visitor)):
+        refused = enroller.post(path, json=body)
+        assert refused.status_code == 403 and "only an admin" in refused.text, (path, refused.text)
+    person = enroller.post("/api/v1/people", json={"name": "Plain Dee"}).json()["id"]
+    assert enroller.post(f"/api/v1/people/{person}/consent", json={"reference": "f-3"}).status_code == 201
+    assert enroller.post(f"/api/v1/people/{person}/fingers",
+                         json={**finger, "duress": True}).status_code == 403
+    assert enroller.post(f"/api/v1/people/{person}/fingers", json=finger).status_code == 201
+    names = [p["name"] for p in site.admin.get("/api/v1/people").json()]
+    assert "Dee" not in names and "Visitor" not in names  # nothing half-stored
+    assert site.admin.post("/api/v1/enrolments", json={**duress_enrolment, "person": {"name": "Ad"},
+                           "fingers": [{**finger, "template": b64(template(901)), "duress": True}]}
+                           ).status_code == 201
+    assert site.admin.post("/api/v1/people", json=visitor).status_code == 201
