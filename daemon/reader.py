@@ -177,9 +177,12 @@ class Reader:
         try:
             result = job.run(self._sensor)
         except BaseException as error:
-            if job.future is not None:
-                job.future.set_exception(error)
-            raise
+            if job.future is None:
+                raise
+            job.future.set_exception(error)
+            if isinstance(error, SensorError) or not isinstance(error, Exception):
+                raise  # the module or the line: the reader's own handling below
+            return  # the submitter's own outcome (a duplicate, a cancel): theirs to handle
         self._last_ok = self._clock()
         if job.future is not None:
             job.future.set_result(result)

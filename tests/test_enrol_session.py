@@ -148,7 +148,7 @@ def test_the_station_token_cannot_enrol_on_the_server(world: World) -> None:
 
 def test_a_duress_finger_is_marked_in_the_same_atomic_enrolment(world: World) -> None:
     world.robot = ScriptedFinger(world.module.control, [ALICE, "alice/left-index"])
-    session = world.session()
+    session = world.session("root")  # an admin: only admins may mark duress
     session.new_person("Alice Example")
     session.record_consent("form 2024-18")
     session.start_finger("right-index").result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -360,5 +361,26 @@ def test_a_touch_line_gates_scanning_and_lift_and_jobs_run_between_scans() -> No
         assert door.reader.set_led(1, 100, 2).result(timeout=2.0) is None
         assert module.led["colour"] == 2
         assert door.reader.submit(lambda sensor: sensor.template_count()).result(2.0) == 1
+    finally:
+        door.close()
+
+
+def test_a_submitted_job_that_fails_on_its_own_terms_is_the_submitters_not_a_reader_fault(caplog) -> None:
+    """The kiosk's steps run as reader jobs; a duplicate or a cancel is the step's outcome,
+    handed back through its future, not a reader failure (it was logged with a traceback and
+    the reader paused as if the module were offline)."""
+    door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"})
+    try:
+        door.start()
+
+        def duplicate(sensor: R30xSensor) -> None:
+            raise LookupError("already enrolled")
+
+        failed = door.reader.submit(duplicate)
+        with pytest.raises(LookupError, match="already enrolled"):
+            failed.result(2.0)
+        assert door.reader.submit(lambda sensor: sensor.template_count()).result(2.0) == 1
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+        assert door.reader.status.biometric_ready
     finally:
         door.close()
