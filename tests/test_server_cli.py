@@ -105,11 +105,11 @@ def test_a_site_run_from_the_command_line(site, tmp_path) -> None:
         server.terminate()
         server.wait(10)
     cli(config, "restore", str(tmp_path / "backup.db"))
-    late = subprocess.run([sys.executable, "-m", "server.cli", "door", "show", door_id, "--config", str(config)],
+    late = subprocess.run([sys.executable, "-m", "server.cli", "door", "show", door_id, "--json", "--config", str(config)],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)  # --config may also come last
     shown = json.loads(late.stdout)
     assert shown["paired"] is True and shown["bundle_version"] is not None
-    assert json.loads(cli(config, "alarms", "list").stdout) == []
+    assert json.loads(cli(config, "alarms", "list", "--json").stdout) == []
 
 
 def test_cli_errors_are_one_line_without_traceback(site) -> None:
