@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,15 +62,21 @@ def open_context(config: ServerConfig) -> ServerContext:
 
 
 @contextmanager
-def guarded(prog: str) -> Iterator[None]:
-    """Print a service or configuration error as one line and exit 1. A closed pipe is no
-    error of ours: it goes up to ``server.cli.main``, which ends quietly."""
+def guarded(prog: str, database: Path | None = None) -> Iterator[None]:
+    """Print a service, configuration or database error as one line and exit 1. A closed
+    pipe is no error of ours: it goes up to ``server.cli.main``, which ends quietly."""
     try:
         yield
     except BrokenPipeError:
         raise
     except (ServiceError, ServerConfigError, OSError, ValueError, RuntimeError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except sqlite3.IntegrityError as error:  # a reference to something missing or in use
+        print(f"{prog}: conflicts with stored data: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except sqlite3.Error as error:  # the file itself (missing directory, not a database)
+        print(f"{prog}: {database or 'the database'}: {error}", file=sys.stderr)
         raise SystemExit(1) from None
 
 
@@ -88,7 +95,7 @@ def run_handler(argv: list[str], prog: str, parser: Any, handlers: dict[str, Any
     name, rest = argv[0], argv[1:]
     args = parser(name, prog).parse_args(rest)
     config = load(args, f"{prog} {name}")
-    with guarded(f"{prog} {name}"):
+    with guarded(f"{prog} {name}", config.database):
         ctx = open_context(config)
         try:
             handlers[name](args, ctx)
