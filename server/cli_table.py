@@ -74,10 +74,12 @@ def named(name: Any, ident: Any) -> str:
 
 
 def compact(value: Any) -> str:
-    """A nested value on one line: ``key=value`` pairs for an object (an inner one in
-    braces), text as it is, anything else as JSON."""
+    """A nested value on one line for people: ``key=value`` pairs for an object (an inner
+    one in braces), yes/no, '-' for nothing, text as it is, anything else as JSON."""
     if isinstance(value, dict):
         return " ".join(f"{key}={_inner(item)}" for key, item in value.items()) or "-"
+    if isinstance(value, bool) or value is None:
+        return yes_no(value)
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.cli_table import Column, machine, printable, record, spreadsheet_safe, table
+from server.cli_table import Column, compact, machine, printable, record, spreadsheet_safe, table
 from server.cli_times import MomentError, local_text, parse_moment, utc_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -84,3 +84,10 @@ def test_the_machine_form_has_one_type_per_field() -> None:
                                         (None, ""), (7, "7")])
 def test_csv_cells_a_spreadsheet_would_run_are_quoted(text, cell) -> None:
     assert spreadsheet_safe(text) == cell
+
+
+def test_nested_values_read_as_people_read_them() -> None:
+    assert compact({"unlock_s": 5.0, "relock_on_close": True, "page": None,
+                    "lockout": {"strikes": 3, "max_s": 60.0}, "allow_list": []}) == (
+        "unlock_s=5.0 relock_on_close=yes page=- lockout={strikes=3 max_s=60.0} allow_list=[]")
+    assert compact({}) == "-" and compact("text") == "text"
