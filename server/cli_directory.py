@@ -65,7 +65,8 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
         p.add_argument("device", help="door or station id")
         return p
     actions = p.add_subparsers(dest="action", required=True)
-    add_action(actions, "list", f"list the {name}s", listing=True)
+    add_action(actions, "list", "list the doors and stations" if name == "door" else f"list the {name}s",
+               listing=True)
     if name == "site":
         add = add_action(actions, "add", "add a site; prints its id")
         add.add_argument("name")

@@ -82,9 +82,9 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
 def _person_actions(actions) -> None:
     add = add_action(actions, "add", "add a person; prints their id")
     add.add_argument("name")
-    add.add_argument("--role", action="append", help="e.g. security (may enter under lockdown); may repeat")
+    add.add_argument("--role", action="append", metavar="R", help="e.g. security (may enter under lockdown); may repeat")
     for option, meaning in (("--valid-from", "from"), ("--valid-until", "until")):
-        add.add_argument(option, help=f"a visitor's window: let in {meaning} this time, e.g. 2026-12-03"
+        add.add_argument(option, metavar="T", help=f"a visitor's window: let in {meaning} this time, e.g. 2026-12-03"
                          " or '2026-12-03 17:00' (local time unless it ends in Z or an offset)")
     add_action(actions, "list", "everyone, by name", listing=True)
     add_action(actions, "show", "one person: fingers, grants, removals", listing=True).add_argument("person")
