@@ -1,5 +1,6 @@
 """The application factory: ``create_app(config, clock, keys)`` wires the context, routers,
-error answers and the background loops (rebuilder, alarm delivery, monitor).
+error answers, the background loops (rebuilder, alarm delivery, monitor) and the API's
+documentation pages (served from the package, no CDN: ``server.api_docs``).
 
 No global state: two apps in one process (tests, benchmarks) share nothing.
 """
@@ -19,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from server import routes_admin, routes_alarms, routes_devices, routes_people, routes_sync
+from server import api_docs, routes_admin, routes_alarms, routes_devices, routes_people, routes_sync
 from server.bundles import BundleService
 from server.clock import Clock
 from server.config import ServerConfig
@@ -52,7 +53,9 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
     bundles = BundleService(ctx)
     app = FastAPI(title="doorward server", version=API_VERSION, lifespan=_lifespan(background),
                   description="Admin API and door sync of doorward's reference central server.",
-                  default_response_class=AsciiJSONResponse)
+                  default_response_class=AsciiJSONResponse, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
+    api_docs.add_docs_pages(app)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
     app.state.throttle, app.state.login_throttle = Throttle(), LoginThrottle()
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from server import devices, directory, pairing
+from server import cli_layouts, cli_views, devices, directory, pairing
 from server.cli_common import actor, add_action, add_config_option, run_handler, show
 
 
 def _site(args, ctx) -> None:
     now = ctx.clock.now()
     if args.action == "list":
-        return show(directory.list_rows(ctx.read(), "SELECT * FROM sites ORDER BY name"))
+        return show(args, cli_views.sites(ctx.read()), cli_layouts.lines(cli_layouts.SITES))
     with ctx.write() as conn:
         if args.action == "add":
             print(directory.create_site(conn, now, actor(), args.name, args.time_zone))
@@ -22,7 +22,7 @@ def _site(args, ctx) -> None:
 def _zone(args, ctx) -> None:
     now = ctx.clock.now()
     if args.action == "list":
-        return show(directory.list_rows(ctx.read(), "SELECT * FROM zones ORDER BY site_id, name"))
+        return show(args, cli_views.zones(ctx.read()), cli_layouts.lines(cli_layouts.ZONES))
     with ctx.write() as conn:
         if args.action == "add":
             print(directory.create_zone(conn, now, actor(), args.site, args.name, args.two_person))
@@ -33,15 +33,10 @@ def _zone(args, ctx) -> None:
 
 def _door(args, ctx) -> None:
     now, after = ctx.clock.now(), ctx.config.heartbeat_interval_s * ctx.config.missed_heartbeats
-    conn = ctx.read()
     if args.action == "list":
-        rows = conn.execute("SELECT * FROM devices ORDER BY kind, name").fetchall()
-        return show([devices.device_view(conn, row, now, after) for row in rows])
+        return show(args, cli_views.device_list(ctx.read(), now, after), cli_layouts.lines(cli_layouts.DOORS))
     if args.action == "show":
-        row = directory.fetch(conn, "devices", args.device, "device")
-        return show({**devices.device_view(conn, row, now, after),
-                     "capacity_report": devices.capacity_report(conn, row, now),
-                     "removals": devices.removals(conn, "device_id = ?", (args.device,))})
+        return show(args, cli_views.device(ctx.read(), args.device, now, after), cli_layouts.door_page)
     with ctx.write() as conn:
         if args.action == "add":
             print(devices.create_device(
@@ -70,20 +65,21 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
         p.add_argument("device", help="door or station id")
         return p
     actions = p.add_subparsers(dest="action", required=True)
-    add_action(actions, "list")
+    add_action(actions, "list", "list the doors and stations" if name == "door" else f"list the {name}s",
+               listing=True)
     if name == "site":
-        add = add_action(actions, "add")
+        add = add_action(actions, "add", "add a site; prints its id")
         add.add_argument("name")
         add.add_argument("--time-zone", required=True, help="IANA name, e.g. Europe/Berlin")
-        tz = add_action(actions, "set-time-zone")
+        tz = add_action(actions, "set-time-zone", "change a site's time zone")
         tz.add_argument("site")
         tz.add_argument("time_zone")
     elif name == "zone":
-        add = add_action(actions, "add")
+        add = add_action(actions, "add", "add a zone; prints its id")
         add.add_argument("name")
-        add.add_argument("--site", required=True)
+        add.add_argument("--site", required=True, help="site id")
         add.add_argument("--two-person", action="store_true", help="a tent: two people must scan")
-        lockdown = add_action(actions, "lockdown")
+        lockdown = add_action(actions, "lockdown", "only people with the security role may enter")
         lockdown.add_argument("zone")
         lockdown.add_argument("state", choices=("on", "off"))
     else:
@@ -92,16 +88,17 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
 
 
 def _door_actions(actions) -> None:
-    add = add_action(actions, "add")
+    add = add_action(actions, "add", "add a door or station; prints its id")
     add.add_argument("name")
-    add.add_argument("--site", required=True)
-    add.add_argument("--zone", help="the zone it opens (doors only)")
-    add.add_argument("--module-identity", required=True, help="the driver's module_identity() string")
+    add.add_argument("--site", required=True, help="site id")
+    add.add_argument("--zone", help="zone id: the zone it opens (doors only)")
+    add.add_argument("--module-identity", required=True,
+                     help="the module identity string the door reports, exactly")
     add.add_argument("--capacity", type=int, required=True, help="templates the module holds")
     add.add_argument("--station", action="store_true", help="an enrolment station, not a door")
-    add_action(actions, "show").add_argument("device")
-    add_action(actions, "delete").add_argument("device")
-    lockdown = add_action(actions, "lockdown")
+    add_action(actions, "show", "one door or station: status, bundle, removals", listing=True).add_argument("device")
+    add_action(actions, "delete", "decommission: its token stops working").add_argument("device")
+    lockdown = add_action(actions, "lockdown", "only people with the security role may enter")
     lockdown.add_argument("device")
     lockdown.add_argument("state", choices=("on", "off"))
 

@@ -13,7 +13,7 @@ from server import auth, backup
 from server.cli_common import actor, add_config_option, guarded, load, open_context
 from server.config import plain_http_refusal
 from server.context import audit
-from server.keys import create_keys
+from server.keys import ServerKeys, create_keys, load_keys
 from server.ledger import RemovalLedger
 
 log = logging.getLogger(__name__)
@@ -41,16 +41,17 @@ syslog_transport = "udp"
 
 
 def init(args: argparse.Namespace, prog: str) -> int:
+    """Safe to run again: a config, key or secret that exists is kept, never replaced."""
     if not args.config.exists():
         data_dir = args.data_dir.resolve()
         keys_dir = args.config.resolve().parent / "server-keys"
         args.config.parent.mkdir(parents=True, exist_ok=True)
         args.config.write_text(CONFIG_TEMPLATE.format(database=data_dir / "server.db", keys_dir=keys_dir))
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         print(f"wrote {args.config}")
     config = load(args, prog)
-    with guarded(prog):
-        keys = create_keys(config.signing_key_path, config.data_key_path)
+    with guarded(prog, config.database):
+        config.database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        keys, made = _keys(config)
         secret = config.keys_dir / "webhook.secret"
         if not secret.exists():
             secret.touch(mode=0o600)
@@ -58,10 +59,24 @@ def init(args: argparse.Namespace, prog: str) -> int:
         ctx = open_context(config)
         ctx.ledger.create()
         ctx.db.close()
-    print(f"signing key:  {config.signing_key_path}\ndata key:     {config.data_key_path}")
+    print(f"signing key:  {config.signing_key_path} ({made})\ndata key:     {config.data_key_path} ({made})")
     print(f"database:     {config.database}")
     print(f"server key fingerprint (read this to each door at pairing):\n  {keys.fingerprint}")
     return 0
+
+
+def _keys(config) -> tuple[ServerKeys, str]:
+    """Both keys made now, or both kept; one without the other is refused (restore the
+    missing one from the offline copy of keys_dir: a new one would not match)."""
+    paths = (config.signing_key_path, config.data_key_path)
+    present = [path for path in paths if path.exists()]
+    if not present:
+        return create_keys(*paths), "created"
+    if len(present) == 1:
+        missing = next(path for path in paths if not path.exists())
+        raise RuntimeError(f"{present[0]} exists but {missing} does not: restore it from the"
+                           " offline copy of keys_dir (init never makes one key of a pair)")
+    return load_keys(*paths), "kept: it existed"
 
 
 def run(args: argparse.Namespace, prog: str) -> int:

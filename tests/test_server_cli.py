@@ -105,11 +105,11 @@ def test_a_site_run_from_the_command_line(site, tmp_path) -> None:
         server.terminate()
         server.wait(10)
     cli(config, "restore", str(tmp_path / "backup.db"))
-    late = subprocess.run([sys.executable, "-m", "server.cli", "door", "show", door_id, "--config", str(config)],
+    late = subprocess.run([sys.executable, "-m", "server.cli", "door", "show", door_id, "--json", "--config", str(config)],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)  # --config may also come last
     shown = json.loads(late.stdout)
     assert shown["paired"] is True and shown["bundle_version"] is not None
-    assert json.loads(cli(config, "alarms", "list").stdout) == []
+    assert json.loads(cli(config, "alarms", "list", "--json").stdout) == []
 
 
 def test_cli_errors_are_one_line_without_traceback(site) -> None:
@@ -236,3 +236,47 @@ class PairedDoor:
         answer = client.get("/api/v1/device/bundle", headers={"Authorization": f"Bearer {self.token}"})
         assert answer.status_code == 200, answer.text
         return bundle.verify_bundle(answer.content, self.pinned, door_id=self.door_id)
+
+
+FINGERPRINT = re.compile(r"([0-9a-f]{4}(:[0-9a-f]{4}){7})")
+
+
+def test_init_again_keeps_the_keys_and_says_so(tmp_path) -> None:
+    config = tmp_path / "etc" / "server.toml"
+    first = cli(config, "init", "--data-dir", str(tmp_path / "data"))
+    key = (tmp_path / "etc" / "server-keys" / "signing.key").read_bytes()
+    again = cli(config, "init", "--data-dir", str(tmp_path / "data"))  # an installer run twice
+    assert FINGERPRINT.search(again.stdout).group(1) == FINGERPRINT.search(first.stdout).group(1)
+    assert "(kept: it existed)" in again.stdout and "wrote" not in again.stdout
+    assert (tmp_path / "etc" / "server-keys" / "signing.key").read_bytes() == key
+
+
+def test_init_with_a_written_config_makes_the_database_directory(tmp_path) -> None:
+    """An installer writes server.toml first; the state directory may not exist yet."""
+    config = tmp_path / "server.toml"
+    config.write_text(f'[server]\ndatabase = "{tmp_path / "state" / "server.db"}"\n'
+                      f'keys_dir = "{tmp_path / "keys"}"\n')
+    result = cli(config, "init", check=False)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "state" / "server.db").exists()
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
+
+
+def test_init_refuses_to_make_one_key_of_a_pair(tmp_path) -> None:
+    config = tmp_path / "etc" / "server.toml"
+    cli(config, "init", "--data-dir", str(tmp_path / "data"))
+    (tmp_path / "etc" / "server-keys" / "data.key").unlink()
+    refused = cli(config, "init", check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "data.key does not" in refused.stderr and "offline copy" in refused.stderr
+    assert not (tmp_path / "etc" / "server-keys" / "data.key").exists()
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_naming_it(tmp_path) -> None:
+    config = tmp_path / "etc" / "server.toml"
+    cli(config, "init", "--data-dir", str(tmp_path / "data"))
+    elsewhere = tmp_path / "gone" / "server.db"
+    config.write_text(config.read_text().replace(str(tmp_path / "data" / "server.db"), str(elsewhere)))
+    refused = cli(config, "site", "list", check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == f"doorward server site: {elsewhere}: unable to open database file"
