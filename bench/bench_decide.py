@@ -13,10 +13,10 @@ import random
 import statistics
 import time
 
-from daemon.claim import Claim, SlotState
-from daemon.decision import DecisionState, decide
-from daemon.decision_state import snapshot_applied
-from daemon.snapshot import Snapshot
+from doorward.daemon.access.claim import Claim, SlotState
+from doorward.daemon.access.decision import DecisionState, decide
+from doorward.daemon.access.state import snapshot_applied
+from doorward.daemon.codec.snapshot import Snapshot
 
 MODULE = "model=R307;system_id=0x0009;capacity=1000"
 USERS, FINGERS_PER_USER, ZONES = 500, 2, 20

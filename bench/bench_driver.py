@@ -1,6 +1,6 @@
 """Driver figures: CPU against pyfingerprint, and time above the floor per exchange.
 
-The simulated module runs in its own process on a pty (``python -m sim.r30x``), the client
+The simulated module runs in its own process on a pty (``python -m doorward.sim.module.r30x``), the client
 in another (``bench/driver_client.py``), so each side's CPU is its own.
 
 - ``driver.cpu_ratio_vs_pyfingerprint``: client CPU (user + system) for the same wire traffic,
@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from drivers.gpio.hubwire import HubConnection  # the JSON-lines client of every sim socket
-from drivers.r30x.protocol import Command
-from sim.profiles import get_profile, wire_time_s
+from doorward.drivers.gpio.hubwire import HubConnection  # the JSON-lines client of every sim socket
+from doorward.drivers.r30x.protocol import Command
+from doorward.sim.module.profiles import get_profile, wire_time_s
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 5
@@ -33,12 +33,12 @@ PACKET_SIZE = 128
 
 
 class SimulatorProcess:
-    """``python -m sim.r30x`` serving a pty, with its control socket."""
+    """``python -m doorward.sim.module.r30x`` serving a pty, with its control socket."""
 
     def __init__(self, workdir: Path, realtime: bool) -> None:
         self.link = workdir / "module"
         self.control_path = workdir / "control.sock"
-        argv = [sys.executable, "-m", "sim.r30x", "--model", MODEL, "--link", str(self.link)]
+        argv = [sys.executable, "-m", "doorward.sim.module.r30x", "--model", MODEL, "--link", str(self.link)]
         argv += ["--control", str(self.control_path), "--seed", "1"]
         argv += ["--realtime"] if realtime else []
         self.process = subprocess.Popen(argv, cwd=ROOT)
@@ -60,7 +60,7 @@ class SimulatorProcess:
 
 
 def enrol_page_zero(port: str, sim: SimulatorProcess) -> None:
-    from drivers.r30x.sensor import R30xSensor
+    from doorward.drivers.r30x.sensor import R30xSensor
 
     with R30xSensor.from_url(port) as sensor:
         sensor.open()

@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from daemon.controller_events import ModuleClaim  # noqa: E402
-from drivers.r30x.protocol import Command  # noqa: E402
-from sim.profiles import PROFILES, wire_time_s  # noqa: E402
+from doorward.daemon.controller.events import ModuleClaim  # noqa: E402
+from doorward.drivers.r30x.protocol import Command  # noqa: E402
+from doorward.sim.module.profiles import PROFILES, wire_time_s  # noqa: E402
 
 ACCESSES = 200
 SCANS = 40
@@ -46,21 +46,21 @@ def scan_floor_s(model: str = "r503", baud: int = 57_600) -> float:
 
 
 def controller_cpu_ms(directory: Path) -> list[float]:
-    from daemon.clock import FakeClock, TimeTrust
-    from daemon.controller_core import ControllerCore
-    from daemon.journal import EventJournal
-    from daemon.journal_resilient import ResilientJournal
-    from daemon.policy import Policy
-    from daemon.service_sinks import ServiceJournal
-    from daemon.sinks import ManualWallClock, MemoryAlarms
-    from drivers.gpio.door import DoorHardware
-    from tests.access_builders import hit
-    from tests.test_controller import WALL, FakeGpio, access_snapshot, hardware_config
+    from doorward.daemon.runtime.clock import FakeClock, TimeTrust
+    from doorward.daemon.controller.core import ControllerCore
+    from doorward.daemon.journal.store import EventJournal
+    from doorward.daemon.journal.resilient import ResilientJournal
+    from doorward.daemon.codec.policy import Policy
+    from doorward.daemon.runtime.sinks import ServiceJournal
+    from doorward.daemon.controller.sinks import ManualWallClock, MemoryAlarms
+    from doorward.drivers.gpio.door import DoorHardware
+    from tests.support.access import hit
+    from tests.unit.test_controller import WALL, FakeGpio, access_snapshot, hardware_config
 
     journal = ServiceJournal(ResilientJournal(EventJournal(directory / "journal.db", "door-1")),
                              TimeTrust(FakeClock(WALL)), "bench")
     snapshot = access_snapshot({"unlock_s": 0.01})
-    core = ControllerCore(DoorHardware(FakeGpio(time.monotonic), hardware_config()), journal, MemoryAlarms(),
+    core = ControllerCore(DoorHardware(FakeGpio(time.monotonic), hardware_config().door_pins()), journal, MemoryAlarms(),
                           ManualWallClock(WALL), Policy(), snapshot)
     core.begin(time.monotonic())
     samples = []
@@ -74,10 +74,10 @@ def controller_cpu_ms(directory: Path) -> list[float]:
 
 
 def process_figures() -> dict[str, float]:
-    from server.clock import ManualClock
-    from tests.daemonhelpers import RELAY, TOUCH, make_door, stop_daemon
-    from tests.hubhelpers import ProcessJar
-    from tests.serverhelpers import running_server
+    from doorward.server.clock import ManualClock
+    from tests.support.daemon import RELAY, TOUCH, make_door, stop_daemon
+    from tests.support.hub import ProcessJar
+    from tests.support.server import running_server
 
     jar = ProcessJar()
     try:

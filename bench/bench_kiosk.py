@@ -21,14 +21,14 @@ import threading
 import time
 
 from bench.bench_reconcile import CountingTransport
-from drivers.r30x.protocol import Command, Confirmation, Deframer, PacketType
-from drivers.r30x.sensor import R30xSensor
-from enrol.plan import plan_for
-from enrol.progress import Progress
-from enrol.workflow import EnrolSettings, FingerEnrolment
-from sim.link import MemoryLink
-from sim.profiles import get_profile, wire_time_s
-from sim.r30x import SimulatedR30x
+from doorward.drivers.r30x.protocol import Command, Confirmation, Deframer, PacketType
+from doorward.drivers.r30x.sensor import R30xSensor
+from doorward.enrol.plan import plan_for
+from doorward.enrol.progress import Progress
+from doorward.enrol.workflow import EnrolSettings, FingerEnrolment
+from doorward.sim.module.link import MemoryLink
+from doorward.sim.module.profiles import get_profile, wire_time_s
+from doorward.sim.module.r30x import SimulatedR30x
 
 RUNS = 5
 EVENTS = 250
@@ -104,8 +104,8 @@ def enrolment_figures() -> dict[str, float]:
 def update_figures() -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
-    from enrol.kiosk import KioskSettings, create_app
-    from server.embedded import serve_in_thread
+    from doorward.enrol.kiosk.app import KioskSettings, create_app
+    from doorward.server.api.embedded import serve_in_thread
     port = _free_port()
     app = create_app(None, KioskSettings(port, "http://127.0.0.1:9", "k_bench"))  # type: ignore[arg-type]
     with serve_in_thread(app, port=port) as (url, _), sync_playwright() as playwright:

@@ -4,7 +4,7 @@
   templates (index read, DownChar + Store, LoadChar + UpChar + SHA-256 per page, final index
   read) on the paced simulated module (``SimulatedR30x("r503", realtime=True)`` on a
   ``MemoryLink``), over its floor: the wire time of every byte exchanged at the module's baud
-  plus the modelled processing time of every command sent (``sim/profiles.py``). Bytes and
+  plus the modelled processing time of every command sent (``sim/module/profiles.py``). Bytes and
   commands are counted on the wire by a transport wrapper, so the floor is exact.
 - ``reconcile.full_load_<model>_<baud>_s``: the modelled time of a first load of a full
   library (R307: 1,000 templates of 512 B; R503: 200 of 1,536 B) at 57,600 and 115,200 bps
@@ -17,15 +17,15 @@ from __future__ import annotations
 import json
 import time
 
-from daemon.bundle import template_sha256
-from daemon.claim import SlotState
-from daemon.library import MemorySlotStore, Reconciler
-from daemon.slotmap import Slot, SlotMap
-from drivers.r30x.protocol import Command, Deframer, PacketType
-from drivers.r30x.sensor import R30xSensor
-from sim.link import MemoryLink
-from sim.profiles import get_profile, wire_time_s
-from sim.r30x import SimulatedR30x
+from doorward.daemon.codec.bundle import template_sha256
+from doorward.daemon.access.claim import SlotState
+from doorward.daemon.library.reconcile import MemorySlotStore, Reconciler
+from doorward.daemon.library.slotmap import Slot, SlotMap
+from doorward.drivers.r30x.protocol import Command, Deframer, PacketType
+from doorward.drivers.r30x.sensor import R30xSensor
+from doorward.sim.module.link import MemoryLink
+from doorward.sim.module.profiles import get_profile, wire_time_s
+from doorward.sim.module.r30x import SimulatedR30x
 
 TEMPLATES = 20
 PACKET_SIZE = 128

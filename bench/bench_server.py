@@ -1,5 +1,5 @@
 """Server figures: a full R307 bundle build, conditional-poll latency under held long-polls,
-and event ingest rate. Everything runs on 127.0.0.1 in this process (``server.embedded``).
+and event ingest rate. Everything runs on 127.0.0.1 in this process (``doorward.server.api.embedded``).
 
 - ``server.bundle_build_full_r307_ms``: build and sign a bundle of 1,000 templates (median of 5).
 - ``server.poll_p99_ms``: polls with the current ETag and ``wait=0`` (answered 304) from 100
@@ -20,14 +20,16 @@ from pathlib import Path
 
 import httpx
 
-from daemon import bundle
-from server import devices, directory, people
-from server.app import create_app
-from server.auth import hash_token, new_token
-from server.clock import ManualClock
-from server.config import ServerConfig
-from server.embedded import serve_in_thread
-from server.keys import create_keys
+from doorward.daemon.codec import bundle
+from doorward.server.domain import devices
+from doorward.server.domain import directory
+from doorward.server.domain import people
+from doorward.server.api.app import create_app
+from doorward.server.domain.auth import hash_token, new_token
+from doorward.server.clock import ManualClock
+from doorward.server.config import ServerConfig
+from doorward.server.api.embedded import serve_in_thread
+from doorward.server.store.keys import create_keys
 
 R307 = "model=unknown;system_id=0x0009;capacity=1000"
 TEMPLATE_BYTES = 512

@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemon import bundle
-from daemon.apply import apply_bundle
-from daemon.cache import PermissionCache
-from daemon.journal import EventJournal
-from daemon.snapshot import Snapshot
+from doorward.daemon.codec import bundle
+from doorward.daemon.sync.apply import apply_bundle
+from doorward.daemon.storage.cache import PermissionCache
+from doorward.daemon.journal.store import EventJournal
+from doorward.daemon.codec.snapshot import Snapshot
 
 HERE = Path(__file__).resolve().parent
 MODULE = "model=R307;system_id=0x0009;capacity=1000"

@@ -28,7 +28,7 @@ def cpu_s() -> float:
 
 
 def run_ours(port: str, polls: int, trips: int) -> dict[str, float]:
-    from drivers.r30x.sensor import R30xSensor
+    from doorward.drivers.r30x.sensor import R30xSensor
 
     with R30xSensor.from_url(port) as sensor:
         sensor.open()
@@ -70,7 +70,7 @@ def timed(samples: dict[str, list[float]], name: str, call) -> None:  # noqa: AN
 
 def run_overhead(port: str, count: int) -> dict[str, list[float]]:
     """Wall time of single exchanges, pacing on; the finger is on the sensor throughout."""
-    from drivers.r30x.sensor import R30xSensor
+    from doorward.drivers.r30x.sensor import R30xSensor
 
     samples: dict[str, list[float]] = {"gen_img": [], "search": [], "up_char": [], "down_char": []}
     with R30xSensor.from_url(port) as sensor:

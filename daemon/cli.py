@@ -15,28 +15,28 @@ import sys
 
 # group name -> (module, one-line help). Loaded lazily by name.
 GROUPS: dict[str, tuple[str, str]] = {
-    "sim": ("sim.cli", "simulated hardware: an R30x module on a pty, a simulated Pi"),
-    "server": ("server.cli", "the central server: admin API, pairing, bundles, events, alarms"),
-    "kiosk": ("enrol.kiosk_cli", "the enrolment kiosk's local page (127.0.0.1 only)"),
-    "enrol": ("enrol.cli", "enrol fingerprints on the terminal: the kiosk's workflow"),
+    "sim": ("doorward.sim.cli", "simulated hardware: an R30x module on a pty, a simulated Pi"),
+    "server": ("doorward.server.cli.main", "the central server: admin API, pairing, bundles, events, alarms"),
+    "kiosk": ("doorward.enrol.kiosk.cli", "the enrolment kiosk's local page (127.0.0.1 only)"),
+    "enrol": ("doorward.enrol.cli", "enrol fingerprints on the terminal: the kiosk's workflow"),
 }
 
 # door subcommand -> (module:function taking argv, one-line help). Also loaded lazily.
 DOOR_COMMANDS: dict[str, tuple[str, str]] = {
-    "relay-safe": ("daemon.hwcommands:relay_safe",
+    "relay-safe": ("doorward.daemon.commands.hardware:relay_safe",
                    "drive the lock relay to its de-energised level and exit (stop hook)"),
-    "check-config": ("daemon.hwcommands:check_config", "validate the configuration file"),
-    "pair": ("daemon.pair_command:main", "pair this door with the server and bind its module"),
-    "bind-module": ("daemon.module_bind_command:main",
+    "check-config": ("doorward.daemon.commands.hardware:check_config", "validate the configuration file"),
+    "pair": ("doorward.daemon.commands.pair:main", "pair this door with the server and bind its module"),
+    "bind-module": ("doorward.daemon.commands.bind_module:main",
                     "let the door bind a replaced fingerprint module, once (recovery)"),
-    "doctor": ("daemon.doctor:doctor", "check the installation and hardware; print the fixes"),
-    "run": ("daemon.run_command:main", "run the door daemon in the foreground (the systemd unit)"),
-    "status": ("daemon.service_commands:status", "show the running door's status"),
-    "sync": ("daemon.service_commands:sync", "ask the running door for an immediate sync"),
-    "events": ("daemon.service_commands:events",
+    "doctor": ("doorward.daemon.commands.doctor.main:doctor", "check the installation and hardware; print the fixes"),
+    "run": ("doorward.daemon.commands.run:main", "run the door daemon in the foreground (the systemd unit)"),
+    "status": ("doorward.daemon.commands.running:status", "show the running door's status"),
+    "sync": ("doorward.daemon.commands.running:sync", "ask the running door for an immediate sync"),
+    "events": ("doorward.daemon.commands.running:events",
                "print the event journal and verify its hash chain"),
-    "demo": ("sim.demo:main", "the whole site on simulated hardware: a scripted day in a minute"),
-    "migrate": ("daemon.service_migrate:main",
+    "demo": ("doorward.sim.demo.main:main", "the whole site on simulated hardware: a scripted day in a minute"),
+    "migrate": ("doorward.daemon.commands.migrate:main",
                 "migrate the state databases; exit 3 if they are newer than this release"),
 }
 

@@ -1,12 +1,13 @@
-"""The root of every doorward exception.
+"""The door's own error kinds, under the root every doorward exception shares.
 
-Each error also inherits the builtin it resembles (gpiozero's habit), so callers that know
-nothing of doorward can still catch ``ValueError`` or ``OSError``. Imports nothing.
+``DoorwardError`` itself lives in ``doorward.drivers.errors`` (the lowest layer, so the
+drivers can inherit it without importing the door); it is re-exported here for the door's
+modules. Imports nothing else.
 """
 
+from doorward.drivers.errors import DoorwardError
 
-class DoorwardError(Exception):
-    """Base class of every error raised by doorward code."""
+__all__ = ["ConfigError", "DoorwardError"]
 
 
 class ConfigError(DoorwardError, ValueError):

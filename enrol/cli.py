@@ -15,18 +15,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daemon.errors import DoorwardError
-from drivers.r30x.errors import SensorError
-from enrol import terminal
-from enrol.server_api import ApiError
-from enrol.station_setup import add_station_arguments, open_station, server_of
-from enrol.strings import FINGERS, say
+from doorward.daemon.errors import DoorwardError
+from doorward.drivers.r30x.errors import SensorError
+from doorward.enrol import terminal
+from doorward.enrol.server_api import ApiError
+from doorward.enrol.station_setup import add_station_arguments, open_station, server_of
+from doorward.enrol.strings import FINGERS, say
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "finger": ("enrol.cli", "capture fingers and send them in one atomic enrolment"),
-    "show": ("enrol.cli", "show a person's enrolled fingers and zones"),
-    "unable": ("enrol.cli", "record that a person cannot be enrolled (fallback applies)"),
-    "delete-finger": ("enrol.cli", "delete one enrolled finger"),
+    "finger": ("doorward.enrol.cli", "capture fingers and send them in one atomic enrolment"),
+    "show": ("doorward.enrol.cli", "show a person's enrolled fingers and zones"),
+    "unable": ("doorward.enrol.cli", "record that a person cannot be enrolled (fallback applies)"),
+    "delete-finger": ("doorward.enrol.cli", "delete one enrolled finger"),
 }
 
 

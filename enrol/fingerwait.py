@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.r30x.results import Image
-from enrol.progress import Cancelled, EnrolmentFailed
+from doorward.drivers.r30x.results import Image
+from doorward.enrol.progress import Cancelled, EnrolmentFailed
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from enrol.strings import say
+from doorward.enrol.strings import say
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Owns ``OperatorApi`` and the errors the kiosk and the terminal tell apart
 enrolment, deleting a finger, recording that someone cannot be enrolled) carries the
 operator's session token: the server's ``ENROL`` role check (admin or enroller) refuses a
 station's device token for people and templates, so the kiosk's own pairing could not write
-them even if it tried. Each request has an overall deadline (``daemon/http.py``).
+them even if it tried. Each request has an overall deadline (``daemon/sync/http.py``).
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from daemon.errors import DoorwardError
-from daemon.http import ServerConnection, ServerRefused, SyncError
-from enrol.kiosk_admin import Window
-from enrol.progress import EnrolledFinger
+from doorward.daemon.errors import DoorwardError
+from doorward.daemon.sync.http import ServerConnection, ServerRefused, SyncError
+from doorward.enrol.kiosk.admin import Window
+from doorward.enrol.progress import EnrolledFinger
 
 EXEMPT_ROLE = "fingerprint-exempt"  # recorded for a person who cannot be enrolled
 
 
 class ApiError(DoorwardError):
-    """A server call failed; ``key`` is the message to show (enrol.strings)."""
+    """A server call failed; ``key`` is the message to show (doorward.enrol.strings)."""
 
     key = "server_refused"
 

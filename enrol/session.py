@@ -16,7 +16,7 @@ A visitor's validity window (``window``) goes with a new person inside the same 
 enrolment. An existing person's window is changed (``PATCH``, an admin's session) just
 before the fingers are sent, never after: a person never holds new fingers without the
 window the operator set. The caller decides who may set a window or a duress finger (the
-kiosk allows an admin only, ``enrol/kiosk_admin.py``); the server checks its roles again.
+kiosk allows an admin only, ``enrol/kiosk/admin.py``); the server checks its roles again.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import threading
 from concurrent.futures import Future
 from typing import Protocol
 
-from enrol.kiosk_admin import Window
-from enrol.plan import plan_for
-from enrol.progress import Coverage, EnrolledFinger, EnrolmentFailed, Progress, Reporter
-from enrol.server_api import ApiError, OperatorApi, SessionExpired
-from enrol.strings import FINGERS, say
-from enrol.workflow import EnrolSettings, FingerEnrolment
+from doorward.enrol.kiosk.admin import Window
+from doorward.enrol.plan import plan_for
+from doorward.enrol.progress import Coverage, EnrolledFinger, EnrolmentFailed, Progress, Reporter
+from doorward.enrol.server_api import ApiError, OperatorApi, SessionExpired
+from doorward.enrol.strings import FINGERS, say
+from doorward.enrol.workflow import EnrolSettings, FingerEnrolment
 
 
 class StationLike(Protocol):

@@ -2,16 +2,16 @@
 
 Owns ``Station`` and ``open_module``. A station is paired like a door (``doorward pair``
 with a code for a station record): its signed bundle carries every finger of its module
-identity up to the module's capacity, and the door-side reconcile (``daemon/library.py``,
-run by ``daemon/reader.py``) loads them into the module, so the duplicate Search covers the
+identity up to the module's capacity, and the door-side reconcile (``daemon/library/reconcile.py``,
+run by ``daemon/reader/thread.py``) loads them into the module, so the duplicate Search covers the
 site. The bundle is long-polled with the station's token on a ``ServerConnection`` and
-verified with ``daemon.bundle`` against the pinned server key, by the door's own sync client
-(``daemon/sync.py``), whose heartbeat reports the applied and reconciled versions, so the
+verified with ``doorward.daemon.codec.bundle`` against the pinned server key, by the door's own sync client
+(``daemon/sync/client.py``), whose heartbeat reports the applied and reconciled versions, so the
 server can confirm that an erased person left the station's module too. The slot map lives
 in memory (``MemorySlotStore``): after a restart the reconcile pass re-verifies the module
 against a fresh bundle.
 
-The station's module is bound like a door's (``daemon/module_record.py``): ``doorward pair``
+The station's module is bound like a door's (``daemon/storage/module_record.py``): ``doorward pair``
 binds it when the port is free and records its identity in the state directory, or leaves a
 one-shot bind request; a fresh, foreign or other-identity module found at start is a tamper
 alarm and receives no password, token or template (promise 8), which matters more here than
@@ -30,22 +30,22 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from daemon import bundle
-from daemon.claim import SlotState
-from daemon.credentials import Credentials
-from daemon.errors import DoorwardError
-from daemon.library import MemorySlotStore, sealed_templates
-from daemon.module_record import BindingStore
-from daemon.module_config import ServerConfig
-from daemon.reader import Reader
-from daemon.reader_jobs import Priority
-from daemon.reader_types import ModuleCredential, ReaderSettings, ReaderStatus
-from daemon.slotmap import plan_slot_map
-from daemon.snapshot import Snapshot
-from daemon.sync import SyncClient
-from drivers.r30x.errors import PortLost
-from drivers.r30x.sensor import R30xSensor
-from enrol.strings import say
+from doorward.daemon.codec import bundle
+from doorward.daemon.access.claim import SlotState
+from doorward.daemon.storage.credentials import Credentials
+from doorward.daemon.errors import DoorwardError
+from doorward.daemon.library.reconcile import MemorySlotStore, sealed_templates
+from doorward.daemon.storage.module_record import BindingStore
+from doorward.daemon.config.module import ServerConfig
+from doorward.daemon.reader.thread import Reader
+from doorward.daemon.reader.jobs import Priority
+from doorward.daemon.reader.types import ModuleCredential, ReaderSettings, ReaderStatus
+from doorward.daemon.library.slotmap import plan_slot_map
+from doorward.daemon.codec.snapshot import Snapshot
+from doorward.daemon.sync.client import SyncClient
+from doorward.drivers.r30x.errors import PortLost
+from doorward.drivers.r30x.sensor import R30xSensor
+from doorward.enrol.strings import say
 
 log = logging.getLogger(__name__)
 

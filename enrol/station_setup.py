@@ -16,11 +16,11 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from daemon.config import default_config_path, load_config
-from daemon.credentials import load_credentials
-from daemon.errors import DoorwardError
-from daemon.module_record import ModuleRecordStore
-from enrol.station import Station, open_module
+from doorward.daemon.config.loader import default_config_path, load_config
+from doorward.daemon.storage.credentials import load_credentials
+from doorward.daemon.errors import DoorwardError
+from doorward.daemon.storage.module_record import ModuleRecordStore
+from doorward.enrol.station import Station, open_module
 
 
 def add_station_arguments(parser: argparse.ArgumentParser) -> None:

@@ -76,7 +76,7 @@ TEXT: dict[str, str] = {
     "operator.too_many_retries": "Too many poor captures ({attempts}): try another finger",
 }  # fmt: skip
 
-# The page's fixed labels (enrol/web/index.html names them as {{t:page.KEY}}).
+# The page's fixed labels (enrol/kiosk/web/index.html names them as {{t:page.KEY}}).
 TEXT.update({
     "page.doc_title": "doorward enrolment kiosk", "page.title": "Fingerprint enrolment",
     "page.sign_out": "Sign out", "page.your_name": "Your name", "page.password": "Password",

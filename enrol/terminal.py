@@ -15,11 +15,11 @@ import os
 from collections.abc import Iterator
 from typing import TextIO
 
-from enrol.progress import EnrolmentFailed, Progress
-from enrol.server_api import ApiError, OperatorApi, sign_in
-from enrol.session import EnrolmentSession, StationLike
-from enrol.strings import FINGERS, operator_only, say
-from enrol.workflow import EnrolSettings
+from doorward.enrol.progress import EnrolmentFailed, Progress
+from doorward.enrol.server_api import ApiError, OperatorApi, sign_in
+from doorward.enrol.session import EnrolmentSession, StationLike
+from doorward.enrol.strings import FINGERS, operator_only, say
+from doorward.enrol.workflow import EnrolSettings
 
 PASSWORD_ENV = "DOORWARD_OPERATOR_PASSWORD"
 

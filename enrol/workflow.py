@@ -16,7 +16,7 @@ Owns ``FingerEnrolment``. ``run(sensor)`` walks the plan of ``enrol/plan.py``:
 
 Nothing is stored in the module's library. Progress goes to ``report`` as ``Progress``
 values; a finger that cannot be enrolled raises ``EnrolmentFailed`` with the reason. Runs as
-one reader job (``daemon/reader.py``), so the reader's own scans never touch the buffers
+one reader job (``daemon/reader/thread.py``), so the reader's own scans never touch the buffers
 between two steps. Imports no serial or HTTP library; the module arrives as an argument.
 """
 
@@ -26,13 +26,13 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from drivers.r30x.errors import ModuleRejected
-from drivers.r30x.results import Features, Image
-from drivers.r30x.sensor import R30xSensor
-from enrol.fingerwait import FingerWaiter, WaitSettings
-from enrol.plan import LIVE_BUFFER, TEMPLATE_BUFFER, CapturePlan
-from enrol.progress import DuplicateFinger, EnrolledFinger, EnrolmentFailed, Progress, Reporter
-from enrol.strings import say
+from doorward.drivers.r30x.errors import ModuleRejected
+from doorward.drivers.r30x.results import Features, Image
+from doorward.drivers.r30x.sensor import R30xSensor
+from doorward.enrol.fingerwait import FingerWaiter, WaitSettings
+from doorward.enrol.plan import LIVE_BUFFER, TEMPLATE_BUFFER, CapturePlan
+from doorward.enrol.progress import DuplicateFinger, EnrolledFinger, EnrolmentFailed, Progress, Reporter
+from doorward.enrol.strings import say
 
 # page -> how the operator should read its owner ("Alice (right index finger)"), or None
 OwnerOf = Callable[[int], str | None]

@@ -1,4 +1,7 @@
 """The reference central server: admin API, pairing, per-door signed bundles, events, alarms.
 
-Installed through the ``server`` extra. From ``daemon/`` it imports ``daemon.bundle`` only.
+Installed through the ``server`` extra. Its rooms: ``api`` (HTTP), ``cli`` (``doorward server``),
+``domain`` (the site's rules), ``bundles`` (what each door receives), ``store`` (database,
+backups, ledger, keys), ``duties`` (background work). From the door it imports the codec
+(``doorward.daemon.codec``) and nothing else.
 """

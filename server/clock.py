@@ -2,7 +2,7 @@
 
 Owns the ``Clock`` protocol, ``SystemClock`` (``adjtimex(2)`` through ctypes, read-only) and
 ``ManualClock``, the fake that tests drive. While the clock is not synchronised the server
-issues no bundle that extends ``expires_at`` (see ``server.bundles``).
+issues no bundle that extends ``expires_at`` (see ``doorward.server.bundles.issue``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from daemon.bundle import DoorwardError
+from doorward.daemon.codec.bundle import DoorwardError
 
 
 class ServerConfigError(DoorwardError, ValueError):

@@ -1,7 +1,7 @@
 """What every request and command needs, passed in rather than global: ``ServerContext``.
 
 Owns ``Signals`` (thread-safe wake-ups for the background loops) and ``audit``, and carries
-the removal ledger, which services write a revocation to before it commits (``server.ledger``).
+the removal ledger, which services write a revocation to before it commits (``doorward.server.store.ledger``).
 A write is one transaction; when it commits, the bundle rebuilder and the alarm delivery are
 woken, so a revocation made through the API reaches a held long-poll at once. Writes made by
 another process (the CLI) are found by the rebuilder's periodic look at the ``dirty`` flags.
@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from server.auth import Passwords
-from server.clock import Clock
-from server.config import ServerConfig
-from server.db import Database
-from server.keys import ServerKeys
-from server.ledger import RemovalLedger
+from doorward.server.domain.auth import Passwords
+from doorward.server.clock import Clock
+from doorward.server.config import ServerConfig
+from doorward.server.store.db import Database
+from doorward.server.store.keys import ServerKeys
+from doorward.server.store.ledger import RemovalLedger
 
 
 class Signals:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.bundle import DoorwardError
+from doorward.daemon.codec.bundle import DoorwardError
 
 
 class ServiceError(DoorwardError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "module": ("sim.r30x", "serve a simulated R30x module on a pty until killed"),
-    "hub": ("sim.hub", "run the simulated Pi's GPIO hub on a Unix socket until killed"),
+    "module": ("doorward.sim.module.r30x", "serve a simulated R30x module on a pty until killed"),
+    "hub": ("doorward.sim.pi.hub", "run the simulated Pi's GPIO hub on a Unix socket until killed"),
 }
 
 

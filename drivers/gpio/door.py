@@ -1,6 +1,7 @@
 """``DoorHardware``: the door's pins in door terms, over either GPIO backend.
 
-Applies each pin's polarity from ``[hardware]`` so callers say "energise the relay" or "is
+Takes the door's pins in the GPIO layer's own types (``DoorPins``, filled from the door's
+``[hardware]`` section by its caller) and applies each pin's polarity, so callers say "energise the relay" or "is
 the door open", never "pin 17 high". ``setup()`` configures the relay first, as an output at
 its de-energised level in one step, then the other outputs off (module power on), then the
 inputs with their pulls. Inputs that are not fitted read as inactive and outputs that are not
@@ -11,10 +12,9 @@ the input after ``debounce_ms``.
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
-if TYPE_CHECKING:
-    from daemon.hardware_config import HardwareConfig
+from doorward.drivers.gpio.pins import DoorPins, OutputPin
 
 
 class Gpio(Protocol):
@@ -39,27 +39,29 @@ class DoorInput(str, Enum):
 
 
 class DoorHardware:
-    def __init__(self, gpio: Gpio, config: HardwareConfig) -> None:
-        self.gpio, self.config = gpio, config
-        self.debounce_s = config.debounce_ms / 1000
+    def __init__(self, gpio: Gpio, pins: DoorPins) -> None:
+        self.gpio, self.pins = gpio, pins
+        self.debounce_s = pins.debounce_ms / 1000
         self._listeners: list[Callable[[DoorInput], None]] = []
 
     def setup(self) -> None:
-        relay = self.config.relay
+        relay = self.pins.relay
         self.gpio.setup_output(relay.pin, relay.safe_level)  # first, and glitch-free
-        for name, output in self.config.outputs().items():
-            if name != "relay":
-                self.gpio.setup_output(output.pin, output.level(name == "module_power"))
-        for item in self.config.inputs().values():
+        for name, output in self.pins.outputs.items():
+            self.gpio.setup_output(output.pin, output.level(name == "module_power"))
+        for item in self.pins.inputs.values():
             self.gpio.setup_input(item.pin, item.pull)
+
+    def has_output(self, name: str) -> bool:
+        return name in self.pins.outputs
 
     # -- outputs ------------------------------------------------------------------------
 
     def set_relay(self, energised: bool) -> None:
-        self.gpio.write(self.config.relay.pin, self.config.relay.level(energised))
+        self.gpio.write(self.pins.relay.pin, self.pins.relay.level(energised))
 
     def relay_energised(self) -> bool:
-        return self.gpio.read(self.config.relay.pin) == self.config.relay.active_level
+        return self.gpio.read(self.pins.relay.pin) == self.pins.relay.active_level
 
     def set_led(self, on: bool) -> None:
         self._set_output("status_led", on)
@@ -72,14 +74,14 @@ class DoorHardware:
         self._set_output("module_power", on)
 
     def _set_output(self, name: str, on: bool) -> None:
-        output = self.config.outputs().get(name)
+        output: OutputPin | None = self.pins.outputs.get(name)
         if output is not None:
             self.gpio.write(output.pin, output.level(on))
 
     # -- inputs -------------------------------------------------------------------------
 
     def is_active(self, name: DoorInput) -> bool:
-        item = self.config.inputs().get(name.value)
+        item = self.pins.inputs.get(name.value)
         return item is not None and item.is_active(self.gpio.read(item.pin))
 
     def contact_open(self) -> bool:
@@ -102,7 +104,7 @@ class DoorHardware:
         return self.is_active(DoorInput.MODULE_TOUCH)
 
     def fitted_inputs(self) -> tuple[DoorInput, ...]:
-        return tuple(DoorInput(name) for name in self.config.inputs())
+        return tuple(DoorInput(name) for name in self.pins.inputs)
 
     def on_input_change(self, callback: Callable[[DoorInput], None]) -> None:
         """Call ``callback(input)`` on every edge of every fitted input (undebounced).
@@ -110,7 +112,7 @@ class DoorHardware:
         Several listeners may subscribe (the controller; the reader for the touch line);
         the pins are watched once, because RPi.GPIO allows one edge detection per pin."""
         if not self._listeners:
-            for name, item in self.config.inputs().items():
+            for name, item in self.pins.inputs.items():
                 door_input = DoorInput(name)
                 self.gpio.add_edge_callback(item.pin, lambda _pin, i=door_input: self._notify(i))
         self._listeners.append(callback)

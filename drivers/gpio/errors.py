@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.errors import DoorwardError
+from doorward.drivers.errors import DoorwardError
 
 
 class GpioError(DoorwardError, OSError):

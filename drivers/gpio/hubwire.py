@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 
-from drivers.gpio.errors import GpioError, GpioTimeout, HubUnavailable
+from doorward.drivers.gpio.errors import GpioError, GpioTimeout, HubUnavailable
 
 DEFAULT_TIMEOUT_S = 2.0
 

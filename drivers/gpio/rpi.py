@@ -16,7 +16,7 @@ import importlib
 from types import ModuleType
 from typing import Any, Callable
 
-from drivers.gpio.errors import GpioError
+from doorward.drivers.gpio.errors import GpioError
 
 
 def import_rpi_gpio() -> ModuleType:

@@ -14,8 +14,8 @@ import queue
 import threading
 from typing import Callable
 
-from drivers.gpio.errors import GpioError, GpioTimeout, HubUnavailable
-from drivers.gpio.hubwire import DEFAULT_TIMEOUT_S, HubConnection
+from doorward.drivers.gpio.errors import GpioError, GpioTimeout, HubUnavailable
+from doorward.drivers.gpio.hubwire import DEFAULT_TIMEOUT_S, HubConnection
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from daemon.errors import DoorwardError
-from drivers.r30x.protocol import describe_confirmation
+from doorward.drivers.errors import DoorwardError
+from doorward.drivers.r30x.protocol import describe_confirmation
 
 
 class SensorError(DoorwardError):

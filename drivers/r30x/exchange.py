@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.r30x.errors import BadFrame, PortLost, Timeout, UnexpectedReply
-from drivers.r30x.protocol import (
+from doorward.drivers.r30x.errors import BadFrame, PortLost, Timeout, UnexpectedReply
+from doorward.drivers.r30x.protocol import (
     DEFAULT_ADDRESS,
     RESET_BYTE,
     Command,
@@ -28,7 +28,7 @@ from drivers.r30x.protocol import (
     encode_data,
     reply_payload_len,
 )
-from drivers.r30x.transport import Transport
+from doorward.drivers.r30x.transport import Transport
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drivers.r30x.errors import ModuleRejected, Timeout
+from doorward.drivers.r30x.errors import ModuleRejected, Timeout
 
 if TYPE_CHECKING:
-    from drivers.r30x.sensor import R30xSensor
+    from doorward.drivers.r30x.sensor import R30xSensor
 
 
 def identity_from(sensor: R30xSensor) -> str:

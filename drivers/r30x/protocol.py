@@ -27,8 +27,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from daemon.errors import DoorwardError
-from drivers.r30x.blocks import (  # noqa: F401 - re-exported: one import path for callers
+from doorward.drivers.errors import DoorwardError
+from doorward.drivers.r30x.blocks import (  # noqa: F401 - re-exported: one import path for callers
     PACKET_SIZES,
     ProductInfo,
     SystemParameters,
@@ -36,7 +36,7 @@ from drivers.r30x.blocks import (  # noqa: F401 - re-exported: one import path f
     pack_index_page,
     unpack_index_page,
 )
-from drivers.r30x.codes import (  # noqa: F401 - re-exported
+from doorward.drivers.r30x.codes import (  # noqa: F401 - re-exported
     REPLY_PAYLOAD_LEN,
     Command,
     Confirmation,

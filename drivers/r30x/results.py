@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from drivers.r30x.protocol import Confirmation
+from doorward.drivers.r30x.protocol import Confirmation
 
 
 class Image(Enum):

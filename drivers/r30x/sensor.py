@@ -22,10 +22,10 @@ import struct
 import time
 from collections.abc import Callable, Collection
 
-from drivers.r30x.errors import BadFrame, ModuleRejected, ModuleReset, UnexpectedReply
-from drivers.r30x.exchange import Exchanger, ResetSeen
-from drivers.r30x.identity import identity_from
-from drivers.r30x.protocol import (
+from doorward.drivers.r30x.errors import BadFrame, ModuleRejected, ModuleReset, UnexpectedReply
+from doorward.drivers.r30x.exchange import Exchanger, ResetSeen
+from doorward.drivers.r30x.identity import identity_from
+from doorward.drivers.r30x.protocol import (
     DEFAULT_ADDRESS,
     DEFAULT_PASSWORD,
     Command,
@@ -35,7 +35,7 @@ from drivers.r30x.protocol import (
     ascii_field,
     unpack_index_page,
 )
-from drivers.r30x.results import (
+from doorward.drivers.r30x.results import (
     FEATURE_OUTCOMES,
     IMAGE_OUTCOMES,
     Features,
@@ -44,7 +44,7 @@ from drivers.r30x.results import (
     ModuleParameters,
     SearchResult,
 )
-from drivers.r30x.transport import DEFAULT_BAUD, SerialTransport, Transport
+from doorward.drivers.r30x.transport import DEFAULT_BAUD, SerialTransport, Transport
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A transport moves bytes and nothing else. ``SerialTransport`` opens any pyserial URL with
 ``exclusive=True`` (a UART such as ``/dev/serial0``, a pty path, ``socket://host:port``), so a
 second program (the kiosk while the daemon runs) fails fast instead of stealing replies.
-The simulator's in-memory link (``sim/link.py``) satisfies the same ``Transport`` protocol.
+The simulator's in-memory link (``sim/module/link.py``) satisfies the same ``Transport`` protocol.
 
 Reads wait with ``select`` on the port's descriptor and then take everything buffered in one
 call: pyserial's own blocking read costs a reconfiguration syscall whenever the timeout
@@ -17,7 +17,7 @@ from typing import Protocol
 
 import serial
 
-from drivers.r30x.errors import PortLost
+from doorward.drivers.r30x.errors import PortLost
 
 DEFAULT_BAUD = 57_600
 

@@ -4,7 +4,7 @@
 
 Needs the `pi` extra (rpi-lgpio). It pulses the relay once for 0.2 s: only run it with the
 lock's power disconnected or a technician at the door. The simulated-Pi tests
-(tests/test_hub_process.py) check the same behaviour on every `make test`.
+(tests/integration/test_hub_process.py) check the same behaviour on every `make test`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not PIN, reason="set DOORWARD_TEST_RELAY_PIN on 
 
 
 def test_relay_starts_safe_pulses_and_returns_safe() -> None:
-    from drivers.gpio.rpi import RpiGpio  # imports RPi.GPIO (rpi-lgpio) lazily
+    from doorward.drivers.gpio.rpi import RpiGpio  # imports RPi.GPIO (rpi-lgpio) lazily
 
     pin = int(PIN or "0")
     gpio = RpiGpio()

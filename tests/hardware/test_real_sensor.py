@@ -5,7 +5,7 @@
 
 Non-destructive: it reads parameters and the library, and uses only notepad page 15 and the
 char buffers. With DOORWARD_TEST_FINGER=1 it asks for a finger on the glass. The same checks
-run against the simulator in tests/test_driver_sim.py on every `make test`.
+run against the simulator in tests/integration/test_driver_sim.py on every `make test`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from drivers.r30x.errors import Timeout
-from drivers.r30x.results import Features, Image
-from drivers.r30x.sensor import R30xSensor
+from doorward.drivers.r30x.errors import Timeout
+from doorward.drivers.r30x.results import Features, Image
+from doorward.drivers.r30x.sensor import R30xSensor
 
 PORT = os.environ.get("DOORWARD_TEST_SERIAL")
 pytestmark = pytest.mark.skipif(not PORT, reason="set DOORWARD_TEST_SERIAL to a real module")

@@ -12,8 +12,8 @@ import pathlib
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from daemon import bundle
-from daemon.snapshot import Snapshot
+from doorward.daemon.codec import bundle
+from doorward.daemon.codec.snapshot import Snapshot
 
 HERE = pathlib.Path(__file__).resolve().parent
 SIGNING_SEED = bytes(range(32))

@@ -1,0 +1,93 @@
+"""The received door events, filtered and with names: what ``doorward server events`` lists.
+
+Owns ``EventQuery`` (a time range, doors, people, a limit), the lookups that turn a typed
+door or person (id or name) into ids, and ``select``, which yields matching events oldest
+first with the door's, person's and finger's names resolved on the server (doors send opaque
+ids only). Times in the range are compared with the door's own ``at`` (UTC ISO 8601); a
+record whose ``at`` SQLite cannot read never matches a range. Read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from doorward.server.errors import Invalid
+
+# Doors journal the person as detail.user and the finger as detail.finger (server.events
+# also accepts finger_id); a detail without a user falls back to the finger's owner.
+USER = "COALESCE(json_extract(e.detail, '$.user'), json_extract(e.detail, '$.user_id'), f.user_id)"
+FINGER = "COALESCE(json_extract(e.detail, '$.finger'), json_extract(e.detail, '$.finger_id'))"
+OPAQUE_ID = re.compile(r"^[a-z]{1,3}_[0-9a-f]{16}$")
+
+SELECT = f"""
+SELECT e.device_id, d.name AS device_name, e.journal_id, e.seq, e.at, e.kind, e.detail,
+       e.chain_ok, e.received_at, {USER} AS user_id, u.name AS user_name,
+       {FINGER} AS finger_id, f.name AS finger_name
+FROM events e
+LEFT JOIN devices d ON d.id = e.device_id
+LEFT JOIN fingers f ON f.id = {FINGER}
+LEFT JOIN users u ON u.id = {USER}
+"""
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    since: str | None = None  # ISO 8601 UTC, inclusive
+    until: str | None = None  # ISO 8601 UTC, exclusive
+    device_ids: tuple[str, ...] = ()  # empty: every door
+    user_ids: tuple[str, ...] = ()  # empty: everyone, and events naming no one
+    limit: int | None = None  # the newest this many, still listed oldest first
+
+
+def _lookup(conn: sqlite3.Connection, table: str, text: str, what: str, option: str) -> tuple[str, ...]:
+    """Ids for a typed id or name: an exact name first, then one ignoring case."""
+    if conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (text,)).fetchone() or OPAQUE_ID.match(text):
+        return (text,)  # an id, or the id of one deleted since (its events stay)
+    for compare in ("name = ?", "name = ? COLLATE NOCASE"):
+        ids = tuple(row[0] for row in conn.execute(f"SELECT id FROM {table} WHERE {compare} ORDER BY id", (text,)))
+        if ids:
+            return ids
+    raise Invalid(option, f"no {what} has the id or name {text!r}")
+
+
+def door_ids(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
+    return _lookup(conn, "devices", text, "door or station", "--door")  # device names are unique
+
+
+def person_ids(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
+    """Every person of that name: two people may share one, the events of both are listed."""
+    return _lookup(conn, "users", text, "person", "--person")
+
+
+def _where(query: EventQuery) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if query.since is not None:
+        clauses.append("julianday(e.at) >= julianday(?)")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("julianday(e.at) < julianday(?)")
+        params.append(query.until)
+    for column, values in (("e.device_id", query.device_ids), (USER, query.user_ids)):
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+ORDER = " ORDER BY julianday(e.at) {0}, e.received_at {0}, e.device_id {0}, e.journal_id {0}, e.seq {0}"
+
+
+def select(conn: sqlite3.Connection, query: EventQuery) -> Iterator[dict[str, Any]]:
+    """Matching events oldest first, one at a time (a CSV export streams them)."""
+    where, params = _where(query)
+    if query.limit is None:
+        rows = conn.execute(SELECT + where + ORDER.format("ASC"), params)
+    else:
+        newest = conn.execute(SELECT + where + ORDER.format("DESC") + " LIMIT ?", [*params, query.limit])
+        rows = reversed(newest.fetchall())
+    for row in rows:
+        yield {**dict(row), "detail": json.loads(row["detail"]), "chain_ok": bool(row["chain_ok"])}

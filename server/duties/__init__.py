@@ -1,0 +1,3 @@
+"""Background duties: the monitor (door-offline alarms, template retention, rebuilding dirty
+bundles) and alarm delivery (webhook, syslog).
+"""

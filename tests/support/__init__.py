@@ -1,0 +1,1 @@
+"""Test support: builders, fakes and small harnesses that several test rooms share."""
