@@ -46,7 +46,7 @@ def scan_floor_s(model: str = "r503", baud: int = 57_600) -> float:
 
 
 def controller_cpu_ms(directory: Path) -> list[float]:
-    from doorward.daemon.runtime.clock import FakeClock, TimeTrust
+    from doorward.daemon.controller.clock import FakeClock, TimeTrust
     from doorward.daemon.controller.core import ControllerCore
     from doorward.daemon.journal.store import EventJournal
     from doorward.daemon.journal.resilient import ResilientJournal

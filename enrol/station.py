@@ -31,6 +31,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from doorward.daemon.codec import bundle
+from doorward.daemon.codec.alarms import Alarm
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.storage.credentials import Credentials
 from doorward.daemon.errors import DoorwardError
@@ -179,8 +180,8 @@ class Station:
             self.status = status
             self._status_changed.notify_all()
 
-    def _on_alarm(self, kind: str, detail: str) -> None:
-        log.error("station module alarm %s: %s", kind, detail)
+    def _on_alarm(self, alarm: Alarm) -> None:
+        log.error("station module alarm %s: %s", alarm.kind.value, alarm.detail)
 
 
 class _NoEvents:

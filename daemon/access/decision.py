@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.access.claim import Claim, ClaimKind, SlotState
 from doorward.daemon.access.state import (
     DecisionState,
@@ -87,21 +88,6 @@ class Feedback(str, enum.Enum):
     DENIED = "denied"
     WAITING = "waiting"
     NONE = "none"  # scan ignored
-
-
-class AlarmKind(str, enum.Enum):
-    DURESS = "duress"
-    TAMPER = "tamper"
-    OFFLINE_GRACE = "offline_grace"
-    BOOT_GRACE = "boot_grace"
-    FORCED_OPEN = "forced_open"
-    HELD_OPEN = "held_open"
-
-
-@dataclass(frozen=True)
-class Alarm:
-    kind: AlarmKind
-    detail: str = ""
 
 
 @dataclass(frozen=True)

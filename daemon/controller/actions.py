@@ -1,7 +1,8 @@
 """Carrying out the door machine's actions on the GPIO edge, the journal and the alarm sinks.
 
 Owns ``ActionRunner``: ``SetRelay`` drives the relay, ``Led``/``Buzzer`` start a pattern on an
-``Indicator``, ``RaiseAlarm`` goes to the ``AlarmSink``, ``Journal`` to the ``JournalSink``,
+``Indicator``, ``Ring`` shows a pattern on the module's ring LED where one is fitted (a
+``RingOutput``; back to idle after its hold, on a timer), ``RaiseAlarm`` goes to the ``AlarmSink``, ``Journal`` to the ``JournalSink``,
 ``StartTimer``/``CancelTimer`` to the controller's ``TimerHeap``. Actions run in the order the
 machine gives them; it puts ``SetRelay`` first, so an exit, a fire release or a relock never
 waits for the journal.
@@ -16,17 +17,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from doorward.daemon.door.types import (
-    Action, Buzzer, CancelTimer, Journal, Led, LedPattern, RaiseAlarm, SetRelay, StartTimer,
+    Action, Buzzer, CancelTimer, Journal, Led, LedPattern, RaiseAlarm, Ring, SetRelay,
+    StartTimer,
 )
 from doorward.daemon.door.indicators import BUZZER_PATTERNS, LED_PATTERNS, Indicator
-from doorward.daemon.controller.sinks import AlarmSink, ControllerAlarm, JournalSink, kind_text
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
+from doorward.daemon.controller.sinks import AlarmSink, JournalSink
 from doorward.daemon.door.timers import TimerHeap
 from doorward.drivers.gpio.door import DoorHardware
 
 log = logging.getLogger(__name__)
+
+
+class RingOutput(Protocol):
+    """The module's ring LED (``doorward.daemon.controller.ring.RingLed``): shows a pattern."""
+
+    def show(self, pattern: LedPattern) -> None: ...
+
+
+@dataclass(frozen=True)
+class RingIdle:
+    """Timer key: the ring's pattern has been held long enough; back to idle."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +52,10 @@ class IndicatorStep:
 
 class ActionRunner:
     def __init__(self, hardware: DoorHardware, journal: JournalSink, alarms: AlarmSink,
-                 timers: TimerHeap) -> None:
+                 timers: TimerHeap, ring: RingOutput | None = None) -> None:
         self._hardware, self._journal, self._alarms, self.timers = (
             hardware, journal, alarms, timers)
+        self._ring = ring
         self.relay_energised = False  # setup() left it de-energised
         self.reader_offline = False  # idle then shows the reader-offline flash instead
         self._indicators = {
@@ -73,6 +88,19 @@ class ActionRunner:
         self._play("status_led", self._indicators["status_led"].play(
             LED_PATTERNS[pattern], mono_now))
 
+    def show_ring(self, action: Ring, mono_now: float) -> None:
+        if self._ring is None:
+            return
+        self._ring.show(action.pattern)
+        if action.hold_s is None:
+            self.timers.cancel(RingIdle())
+        else:
+            self.timers.start(RingIdle(), mono_now + action.hold_s)
+
+    def ring_idle(self) -> None:
+        if self._ring is not None:
+            self._ring.show(LedPattern.IDLE)
+
     def sound_buzzer(self, action: Buzzer, mono_now: float) -> None:
         self._play("buzzer", self._indicators["buzzer"].play(
             BUZZER_PATTERNS[action.pattern], mono_now))
@@ -86,11 +114,11 @@ class ActionRunner:
         else:
             self.timers.start(IndicatorStep(output), next_step_mono)
 
-    def raise_alarm(self, kind: object, detail: str) -> None:
+    def raise_alarm(self, alarm: Alarm) -> None:
         try:
-            self._alarms.raise_alarm(kind_text(kind), detail)
+            self._alarms.raise_alarm(alarm)
         except Exception:  # nothing left to alarm with: the log is the last resort
-            log.exception("alarm %s (%s) could not be raised", kind_text(kind), detail)
+            log.exception("alarm %s (%s) could not be raised", alarm.kind.value, alarm.detail)
 
     def journal(self, kind: str, detail: dict[str, Any]) -> bool:
         """Append to the journal; False (and a ``journal_failed`` alarm) if it failed."""
@@ -98,12 +126,12 @@ class ActionRunner:
             self._journal.append(kind, detail)
         except Exception as error:
             log.exception("journal entry %s (%s) could not be written", kind, detail)
-            self.raise_alarm(ControllerAlarm.JOURNAL_FAILED, f"{kind}: {error}")
+            self.raise_alarm(Alarm(AlarmKind.JOURNAL_FAILED, f"{kind}: {error}"))
             return False
         return True
 
     def _raise_alarm_action(self, action: RaiseAlarm, mono_now: float) -> None:
-        self.raise_alarm(action.kind, action.detail)
+        self.raise_alarm(Alarm(action.kind, action.detail))
 
     def _journal_action(self, action: Journal, mono_now: float) -> None:
         self.journal(action.kind, {"detail": action.detail} if action.detail else {})
@@ -117,6 +145,7 @@ class ActionRunner:
     _HANDLERS = {
         SetRelay: set_relay,
         Led: show_led,
+        Ring: show_ring,
         Buzzer: sound_buzzer,
         RaiseAlarm: _raise_alarm_action,
         Journal: _journal_action,

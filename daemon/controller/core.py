@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Hashable
 
-from doorward.daemon.controller.actions import ActionRunner, IndicatorStep
+from doorward.daemon.controller.actions import ActionRunner, IndicatorStep, RingIdle, RingOutput
 from doorward.daemon.access.claim import Claim
 from doorward.daemon.controller.events import (
     ClockTrustChanged, ControllerEvent, FingerLifted, InputEdge, ModuleClaim, ReaderAvailability,
@@ -42,11 +42,13 @@ from doorward.daemon.access.state import (
 from doorward.daemon.door.machine import DoorState, transition
 from doorward.daemon.door.types import (
     Buzzer, BuzzerPattern, ContactClosed, ContactOpened, DoorConfig, Event, ExitPressed, FireOff,
-    FireOn, Grant, Led, LedPattern, LockdownOff, LockdownOn, TamperOff, TamperOn, Timer,
+    FireOn, Grant, Led, LedPattern, LockdownOff, LockdownOn, Ring, TamperOff, TamperOn, Timer,
     TimerName,
 )
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.controller.sinks import AlarmSink, ClockEdge, ControllerAlarm, JournalSink
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
+from doorward.daemon.controller.clock import ClockEdge
+from doorward.daemon.controller.sinks import AlarmSink, JournalSink
 from doorward.daemon.codec.snapshot import Snapshot
 from doorward.daemon.door.timers import TimerHeap
 from doorward.drivers.gpio.door import DoorHardware, DoorInput
@@ -85,12 +87,13 @@ class ControllerCore:
                  clock: ClockEdge, default_policy: Policy, snapshot: Snapshot | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  boot: BootKnowledge | None = None,
-                 exit_without_rex_is_forced: bool = True) -> None:
+                 exit_without_rex_is_forced: bool = True,
+                 ring: RingOutput | None = None) -> None:
         self.hardware, self.clock, self._monotonic = hardware, clock, monotonic
         self._exit_without_rex_is_forced = exit_without_rex_is_forced  # [hardware]: wiring
         self._boot = boot  # what earlier runs knew about time (the anchor file)
         self.timers = TimerHeap()
-        self.actions = ActionRunner(hardware, journal, alarms, self.timers)
+        self.actions = ActionRunner(hardware, journal, alarms, self.timers, ring)
         self.snapshot = snapshot
         self.policy = snapshot.policy if snapshot is not None else default_policy
         self.last_decision: Decision | None = None
@@ -153,6 +156,8 @@ class ControllerCore:
             self._reread(key.door_input, mono_now)
         elif isinstance(key, IndicatorStep):
             self.actions.indicator_step(key)
+        elif isinstance(key, RingIdle):
+            self.actions.ring_idle()
         elif key == RESYNC:
             self._resync_inputs(mono_now)
 
@@ -168,7 +173,7 @@ class ControllerCore:
         # must not shorten it (promise 4, unlock_s +- 20 ms).
         self._step(Grant(decision), self._monotonic())
         for alarm in decision.alarms:
-            self.actions.raise_alarm(alarm.kind, alarm.detail)
+            self.actions.raise_alarm(alarm)
         if event.lifted_at_mono is not None:
             self._on_lift(FingerLifted(event.lifted_at_mono), mono_now)
 
@@ -209,7 +214,8 @@ class ControllerCore:
     def _on_reader(self, event: ReaderAvailability, mono_now: float) -> None:
         self.actions.reader_offline = not event.online
         pattern = LedPattern.IDLE if event.online else LedPattern.READER_OFFLINE
-        self.actions.carry_out([Led(pattern)], mono_now)
+        self.actions.carry_out([Led(pattern), *([Ring(LedPattern.IDLE)] if event.online else [])],
+                               mono_now)
         if not event.online:
             self.actions.carry_out([Buzzer(BuzzerPattern.DENIED)], mono_now)
 
@@ -270,10 +276,10 @@ class ControllerCore:
                             fire=False)
         self.timers.cancel(TimerName.RELOCK)
         self.debouncer.forget(DoorInput.FIRE_ALARM, False)
-        self.actions.raise_alarm(ControllerAlarm.CONTROLLER_FAULT,
-                                 f"{type(error).__name__}: {error}")
+        self.actions.raise_alarm(Alarm(AlarmKind.CONTROLLER_FAULT,
+                                       f"{type(error).__name__}: {error}"))
         if not relay_safe:
-            self.actions.raise_alarm(ControllerAlarm.RELAY_UNSAFE, "de-energising failed")
+            self.actions.raise_alarm(Alarm(AlarmKind.RELAY_UNSAFE, "de-energising failed"))
         delay_s = min(RESYNC_FIRST_S * 2 ** (self._fault_streak - 1), RESYNC_MAX_S)
         self.timers.start(RESYNC, mono_now + delay_s)
 

@@ -35,7 +35,9 @@ from doorward.daemon.controller.events import (
 )
 from doorward.daemon.access.state import BootKnowledge
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.controller.sinks import AlarmSink, ClockEdge, JournalSink
+from doorward.daemon.controller.actions import RingOutput
+from doorward.daemon.controller.clock import ClockEdge
+from doorward.daemon.controller.sinks import AlarmSink, JournalSink
 from doorward.daemon.codec.snapshot import Snapshot
 from doorward.drivers.gpio.door import DoorHardware, DoorInput
 
@@ -53,11 +55,12 @@ class Controller:
                  clock: ClockEdge, default_policy: Policy, snapshot: Snapshot | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  boot: BootKnowledge | None = None,
-                 exit_without_rex_is_forced: bool = True) -> None:
+                 exit_without_rex_is_forced: bool = True,
+                 ring: RingOutput | None = None) -> None:
         self._hardware = hardware
         self._monotonic = monotonic
         self._core = ControllerCore(hardware, journal, alarms, clock, default_policy, snapshot,
-                                    monotonic, boot, exit_without_rex_is_forced)
+                                    monotonic, boot, exit_without_rex_is_forced, ring)
         self._events: queue.Queue[object] = queue.Queue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -22,14 +22,17 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from doorward.daemon.access.decision import AlarmKind, Feedback
+from doorward.daemon.access.decision import Feedback
+from doorward.daemon.codec.alarms import TAMPER_SWITCH_DETAIL, AlarmKind
 from doorward.daemon.door.types import (
     Action, Buzzer, BuzzerPattern, CancelTimer, ContactClosed, ContactOpened, DoorConfig,
     Event, ExitPressed, FireOff, FireOn, Grant, Journal, Led, LedPattern, LockdownOff,
-    LockdownOn, RaiseAlarm, SetRelay, StartTimer, TamperOff, TamperOn, Timer, TimerName,
+    LockdownOn, RaiseAlarm, Ring, SetRelay, StartTimer, TamperOff, TamperOn, Timer, TimerName,
 )
 
 __all__ = ["DoorState", "HeldStage", "transition"]
+
+RING_DENIED_HOLD_S = 1.5  # three quick red flashes, then the ring is ready again
 
 
 class HeldStage(str, enum.Enum):
@@ -79,14 +82,20 @@ def _on_grant(state: DoorState, event: Grant, mono_now: float) -> Step:
     if visible is Feedback.NONE:
         return state, []
     if visible is Feedback.WAITING:
-        return state, [Led(LedPattern.WAITING), Buzzer(BuzzerPattern.WAITING)]
+        waiting = Ring(LedPattern.WAITING, state.config.two_person_window_s)
+        return state, [Led(LedPattern.WAITING), waiting, Buzzer(BuzzerPattern.WAITING)]
     if not granted:
-        return state, [Led(LedPattern.DENIED), Buzzer(BuzzerPattern.DENIED)]
+        return state, _denied()
     if state.lockdown and not under_lockdown:
-        refused = Journal("grant_refused", "lockdown")
-        return state, [Led(LedPattern.DENIED), Buzzer(BuzzerPattern.DENIED), refused]
+        return state, [*_denied(), Journal("grant_refused", "lockdown")]
     state, actions = _open_window(state, mono_now, "grant")
-    return state, [Led(LedPattern.GRANTED), Buzzer(BuzzerPattern.GRANTED), *actions]
+    shown = [Led(LedPattern.GRANTED), Ring(LedPattern.GRANTED), Buzzer(BuzzerPattern.GRANTED)]
+    return state, [*shown, *actions]
+
+
+def _denied() -> list[Action]:
+    return [Led(LedPattern.DENIED), Ring(LedPattern.DENIED, RING_DENIED_HOLD_S),
+            Buzzer(BuzzerPattern.DENIED)]
 
 
 def _on_exit(state: DoorState, event: ExitPressed, mono_now: float) -> Step:
@@ -103,7 +112,8 @@ def _close_window(state: DoorState, why: str) -> Step:
     if state.unlock_until_mono is None:
         return state, []
     state = replace(state, unlock_until_mono=None, opened_in_window=False)
-    return state, [CancelTimer(TimerName.RELOCK), Led(LedPattern.IDLE), Journal("relocked", why)]
+    return state, [CancelTimer(TimerName.RELOCK), Led(LedPattern.IDLE), Ring(LedPattern.IDLE),
+                   Journal("relocked", why)]
 
 
 def _on_timer(state: DoorState, event: Timer, mono_now: float) -> Step:
@@ -228,7 +238,7 @@ def _on_tamper(state: DoorState, event: TamperOn | TamperOff, mono_now: float) -
         return state, []
     actions: list[Action] = [Journal("tamper", "on" if on else "off")]
     if on:
-        actions.insert(0, RaiseAlarm(AlarmKind.TAMPER, "reader tamper switch"))
+        actions.insert(0, RaiseAlarm(AlarmKind.TAMPER, TAMPER_SWITCH_DETAIL))
     return replace(state, tamper=on), actions
 
 

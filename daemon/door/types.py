@@ -14,7 +14,8 @@ import enum
 from dataclasses import dataclass
 from typing import Union
 
-from doorward.daemon.access.decision import AlarmKind, Decision
+from doorward.daemon.access.decision import Decision
+from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.codec.policy import Policy
 
 
@@ -29,11 +30,13 @@ class DoorConfig:
     # False for a free-egress lever without an exit sensor: an opening while locked may be
     # someone leaving, so it cannot be called forced.
     exit_without_rex_is_forced: bool = True
+    two_person_window_s: float = 30.0  # the ring shows "waiting" this long for a second person
 
     @classmethod
     def from_policy(cls, policy: Policy, exit_without_rex_is_forced: bool) -> DoorConfig:
         return cls(policy.unlock_s, policy.held_open_s, policy.prealarm_s,
-                   policy.relock_on_close, exit_without_rex_is_forced)
+                   policy.relock_on_close, exit_without_rex_is_forced,
+                   policy.two_person_window_s)
 
 
 class TimerName(str, enum.Enum):
@@ -137,6 +140,16 @@ class Led:
 
 
 @dataclass(frozen=True)
+class Ring:
+    """The module's own ring LED (the R503's), where one is fitted: the same moments as the
+    status LED, shown on the reader the person is looking at. ``hold_s``: back to idle after
+    this long (None: until the next ``Ring``, e.g. ``IDLE`` at the relock)."""
+
+    pattern: LedPattern
+    hold_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Buzzer:
     pattern: BuzzerPattern
 
@@ -166,4 +179,4 @@ class CancelTimer:
     name: TimerName
 
 
-Action = Union[SetRelay, Led, Buzzer, RaiseAlarm, Journal, StartTimer, CancelTimer]
+Action = Union[SetRelay, Led, Ring, Buzzer, RaiseAlarm, Journal, StartTimer, CancelTimer]

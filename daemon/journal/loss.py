@@ -20,9 +20,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.codec.bundle import BundleFormatError, Event, chain_hash
 
-LOSS_ALARM = "journal_loss"
+LOSS_ALARM = AlarmKind.JOURNAL_LOSS.value
 MISSING = "missing"  # the row is not in the journal file (deleted)
 UNREADABLE = "unreadable"  # the row does not parse into a well-formed record of this journal
 PRUNED = "pruned"  # the server asks again for records pruned after it acknowledged them

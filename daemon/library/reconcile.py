@@ -34,6 +34,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.codec.bundle import open_template, template_sha256
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.errors import DoorwardError
@@ -54,14 +55,9 @@ MAX_INDEX_READS = 4  # per pass: the first plan and the re-checks after each rou
 TRANSFER_BUFFER = 1  # CharBuffer1: scans overwrite it, so a load is one step, never split
 
 # Alarm kinds (stable strings: they reach the journal and the server).
-ALARM_LIBRARY_FULL = "module_library_full"
-ALARM_PAGE_OUT_OF_RANGE = "module_page_out_of_range"
-ALARM_VERIFY_FAILED = "template_verify_failed"
-ALARM_TEMPLATE_UNAVAILABLE = "template_unavailable"
-ALARM_RECONCILE_STUCK = "reconcile_stuck"
 
 TemplateSource = Callable[[str], bytes]  # finger id -> plaintext template, opened on demand
-AlarmSink = Callable[[str, str], None]  # (kind, detail)
+AlarmSink = Callable[[Alarm], None]
 
 
 SlotChange = Callable[[SlotMap], SlotMap]  # pure: the map as it is now -> the map wanted
@@ -179,7 +175,7 @@ class Reconciler:
         self._index_reads += 1
         if self._index_reads > MAX_INDEX_READS:
             detail = f"the module still differs after {MAX_INDEX_READS} index reads"
-            self._alarm(ALARM_RECONCILE_STUCK, detail)
+            self._alarm(AlarmKind.RECONCILE_STUCK, detail)
             self._finish()
             return
         slot_map = self._store.slot_map()
@@ -258,28 +254,28 @@ class Reconciler:
             again = Step(StepKind.LOAD, step.page, StepReason.RETRY, step.attempt + 1)
             self._queue.appendleft(again)
         else:
-            self._give_up(step.page, ALARM_VERIFY_FAILED, f"page {step.page}: {why}, "
+            self._give_up(step.page, AlarmKind.TEMPLATE_VERIFY_FAILED, f"page {step.page}: {why}, "
                           f"{step.attempt} attempts")  # fmt: skip
 
     def _rejected(self, step: Step, rejected: ModuleRejected) -> None:
         if rejected.code == Confirmation.LIBRARY_FULL:
-            self._alarm(ALARM_LIBRARY_FULL, f"page {step.page}: {rejected}")
+            self._alarm(AlarmKind.MODULE_LIBRARY_FULL, f"page {step.page}: {rejected}")
             for pending in [s for s in self._queue if s.kind is not StepKind.DELETE]:
                 self._queue.remove(pending)
                 self._failed.add(pending.page)
             self._failed.add(step.page)
         elif rejected.code == Confirmation.BAD_PAGE:
-            self._give_up(step.page, ALARM_PAGE_OUT_OF_RANGE, f"page {step.page}: {rejected}")
+            self._give_up(step.page, AlarmKind.MODULE_PAGE_OUT_OF_RANGE, f"page {step.page}: {rejected}")
         else:
             self._retry(step, str(rejected))
 
-    def _give_up(self, page: int, kind: str, detail: str) -> None:
+    def _give_up(self, page: int, kind: AlarmKind, detail: str) -> None:
         self._failed.add(page)
         self._alarm(kind, detail)
 
-    def _alarm(self, kind: str, detail: str) -> None:
-        log.error("reconcile alarm %s: %s", kind, detail)
-        self._on_alarm(kind, detail)
+    def _alarm(self, kind: AlarmKind, detail: str) -> None:
+        log.error("reconcile alarm %s: %s", kind.value, detail)
+        self._on_alarm(Alarm(kind, detail))
 
     # ---- the slot map ----
 
@@ -291,11 +287,11 @@ class Reconciler:
         try:
             template = self._templates(slot.finger_id)
         except (DoorwardError, LookupError) as error:
-            self._give_up(slot.page, ALARM_TEMPLATE_UNAVAILABLE, f"{slot.finger_id}: {error}")
+            self._give_up(slot.page, AlarmKind.TEMPLATE_UNAVAILABLE, f"{slot.finger_id}: {error}")
             return None
         if template_sha256(template) != slot.template_sha256:
             detail = f"{slot.finger_id}: the opened template does not match its hash"
-            self._give_up(slot.page, ALARM_TEMPLATE_UNAVAILABLE, detail)
+            self._give_up(slot.page, AlarmKind.TEMPLATE_UNAVAILABLE, detail)
             return None
         return template
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from doorward.daemon.reader.binding import BindingStatus, bind_module, check_binding
 from doorward.daemon.storage.module_record import BindingStore, BindRequest, MemoryBindingStore
-from doorward.daemon.reader.types import ALARM_TAMPER, EVENT_MODULE_BOUND, ModuleCredential
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
+from doorward.daemon.reader.types import EVENT_MODULE_BOUND, ModuleCredential
 from doorward.drivers.r30x.sensor import R30xSensor
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _not_bound(binding: BindingStatus, found: str | None, request: BindRequest |
 
 
 class ModuleGuard:
-    def __init__(self, credential: ModuleCredential, on_alarm: Callable[[str, str], None],
+    def __init__(self, credential: ModuleCredential, on_alarm: Callable[[Alarm], None],
                  store: BindingStore | None = None, expected_identity: str | None = None,
                  on_event: Callable[[str, dict], None] = lambda kind, detail: None) -> None:  # fmt: skip
         self._credential, self._on_alarm, self._on_event = credential, on_alarm, on_event
@@ -119,7 +120,7 @@ class ModuleGuard:
         self.binding = binding
         if problem is not None and problem != self.tamper:
             log.error("tamper: %s", problem)
-            self._on_alarm(ALARM_TAMPER, problem)
+            self._on_alarm(Alarm(AlarmKind.TAMPER, problem))
         if problem is not None:
             self.held = True
         self.tamper = problem

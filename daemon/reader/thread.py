@@ -29,7 +29,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Protocol
 
+from doorward.daemon.codec.alarms import Alarm
 from doorward.daemon.reader.binding import BindingStatus
 from doorward.daemon.access.claim import Claim
 from doorward.daemon.library.reconcile import Reconciler, SlotStore, TemplateSource
@@ -52,6 +54,14 @@ class _Phase(enum.Enum):
     READY = "ready"
 
 
+class TouchLine(Protocol):
+    """The module's touch line as the GPIO edge offers it (``DoorHardware``): its polarity
+    (the R503's idles high, the AS608's low) is the edge's business, not the reader's."""
+
+    def finger_touching(self) -> bool: ...
+    def on_touch(self, callback: Callable[[], None]) -> None: ...
+
+
 class Reader:
     def __init__(
         self,
@@ -63,10 +73,9 @@ class Reader:
         on_claim: Callable[[Claim], None],
         on_lift: Callable[[], None],
         on_status: Callable[[ReaderStatus], None],
-        on_alarm: Callable[[str, str], None],
+        on_alarm: Callable[[Alarm], None],
         settings: ReaderSettings = ReaderSettings(),
-        touch_level: Callable[[], int] | None = None,
-        touch_active_low: bool = True,
+        touch: TouchLine | None = None,
         expected_identity: str | None = None,
         binding_store: BindingStore | None = None,
         on_event: Callable[[str, dict], None] = lambda kind, detail: None,
@@ -76,7 +85,7 @@ class Reader:
         self._sensor, self._store = sensor, slot_store
         self._on_claim, self._on_lift, self._on_status = on_claim, on_lift, on_status
         self._on_alarm, self._settings, self._clock = on_alarm, settings, clock
-        self._touch_level, self._touch_active_low = touch_level, touch_active_low
+        self._touch = touch  # the module's touch line, where one is wired (R503, AS608)
         self._reconciler = Reconciler(sensor, slot_store, templates, on_alarm)
         self._stop, self._wake = threading.Event(), threading.Event()
         self._jobs = JobQueue(self._wake)
@@ -96,6 +105,8 @@ class Reader:
     # ---- control, from any thread ----
 
     def start(self) -> None:
+        if self._touch is not None:
+            self._touch.on_touch(self.touch_changed)  # the reader listens to its own line
         self._thread = threading.Thread(target=self._run, name="doorward-reader", daemon=True)
         self._thread.start()
 
@@ -226,7 +237,7 @@ class Reader:
                 self._awaiting_lift = False
                 self._on_lift()
             return
-        if self._touch_level is not None and not self._touched():
+        if self._touch is not None and not self._touched():
             self._next_poll = now + s.touch_poll_s
             return
         self._next_poll = now + s.poll_interval_s
@@ -244,13 +255,10 @@ class Reader:
         self._wake.set()
 
     def _touched(self) -> bool:
-        # R503: the WAKEUP line idles high and goes low while touched (protocol sheet 9.3);
-        # the AS608's WAK pin is the other way round, hence the polarity setting.
-        level = self._touch_level() if self._touch_level is not None else 0
-        return (level == 0) if self._touch_active_low else (level != 0)
+        return self._touch is not None and self._touch.finger_touching()
 
     def _finger_on_glass(self) -> bool:
-        if self._touch_level is not None:
+        if self._touch is not None:
             return self._touched()
         present = finger_present(self._sensor)
         self._last_ok = self._clock()

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from doorward.daemon.reader.binding import BindingStatus
 
 # Alarm kinds the reader raises itself (reconcile's own are in daemon/library/reconcile.py).
-ALARM_TAMPER = "tamper"
 # Journal records the reader asks for (stable strings).
 EVENT_MODULE_BOUND = "module_bound"  # {module_identity, by}: a module became this door's
 

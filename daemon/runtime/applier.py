@@ -34,11 +34,11 @@ from doorward.daemon.codec import bundle
 from doorward.daemon.sync.apply import ApplyResult, BundleRefused, apply_bundle
 from doorward.daemon.sync.incidents import Incident, IncidentLedger
 from doorward.daemon.storage.cache import PermissionCache
-from doorward.daemon.runtime.clock import TimeTrust
+from doorward.daemon.controller.clock import TimeTrust
 from doorward.daemon.storage.credentials import Credentials
 from doorward.daemon.journal.resilient import JournalStatus
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.runtime.sinks import ServiceJournal
+from doorward.daemon.controller.sinks import JournalSink
 from doorward.daemon.sync.client import ApplyOutcome
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ ModuleFacts = Callable[[], "tuple[str, int] | None"]  # (module_identity, capaci
 
 class BundleApplier:
     def __init__(self, cache: PermissionCache, credentials: Credentials, trust: TimeTrust,
-                 journal: ServiceJournal, module_facts: ModuleFacts,
+                 journal: JournalSink, module_facts: ModuleFacts,
                  on_applied: Callable[[ApplyResult], None],
                  default_policy: Policy = Policy(),
                  monotonic: Callable[[], float] = time.monotonic) -> None:

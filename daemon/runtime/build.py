@@ -21,12 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.storage.cache import CacheDamaged, CacheError, PermissionCache
 from doorward.daemon.access.claim import Claim
 from doorward.daemon.config.loader import Config
 from doorward.daemon.storage.credentials import CredentialError, Credentials, load_credentials
 from doorward.daemon.journal.store import EventJournal
-from doorward.daemon.journal.resilient import ResilientJournal
+from doorward.daemon.journal.door_journal import DoorJournal
+from doorward.daemon.journal.loss import LostRange
+from doorward.daemon.journal.upload import Stamp
 from doorward.daemon.library.reconcile import SlotChange, sealed_templates
 from doorward.daemon.storage.module_record import ModuleRecordStore
 from doorward.daemon.reader.thread import Reader
@@ -38,19 +41,17 @@ from doorward.drivers.r30x.sensor import R30xSensor
 log = logging.getLogger(__name__)
 
 UNPAIRED_DOOR_ID = "unpaired"
-ALARM_BIOMETRIC_DISABLED = "biometric_disabled"
-ALARM_CACHE_DAMAGED = "cache_damaged"
 
 
 @dataclass
 class StartProblems:
     """What is missing at start: (alarm kind, detail), raised once the journal is open."""
 
-    items: list[tuple[str, str]] = field(default_factory=list)
+    items: list[Alarm] = field(default_factory=list)
 
-    def add(self, kind: str, detail: str) -> None:
-        log.error("%s: %s", kind, detail)
-        self.items.append((kind, detail))
+    def add(self, kind: AlarmKind, detail: str) -> None:
+        log.error("%s: %s", kind.value, detail)
+        self.items.append(Alarm(kind, detail))
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def open_credentials(config: Config, problems: StartProblems) -> Credentials | N
     try:
         return load_credentials(Path(config.server.credential))
     except CredentialError as error:
-        problems.add(ALARM_BIOMETRIC_DISABLED, f"no usable credential: {error}")
+        problems.add(AlarmKind.BIOMETRIC_DISABLED, f"no usable credential: {error}")
         return None
 
 
@@ -85,15 +86,19 @@ def open_cache(config: Config, credentials: Credentials, problems: StartProblems
         try:
             return PermissionCache(storage.cache_path, key)
         except CacheDamaged as damaged:  # the server re-sends everything; the backstop stays
-            problems.add(ALARM_CACHE_DAMAGED, f"{damaged}; starting from an empty cache")
+            problems.add(AlarmKind.CACHE_DAMAGED, f"{damaged}; starting from an empty cache")
             PermissionCache.wipe(storage.cache_path)
             return PermissionCache(storage.cache_path, key)
     except (CacheError, OSError) as error:
-        problems.add(ALARM_BIOMETRIC_DISABLED, f"the permission cache cannot be opened: {error}")
+        problems.add(AlarmKind.BIOMETRIC_DISABLED, f"the permission cache cannot be opened: {error}")
         return None
 
 
-def open_journal(config: Config, credentials: Credentials | None) -> ResilientJournal:
+def open_journal(config: Config, credentials: Credentials | None, stamp: Callable[[], Stamp],
+                 on_loss: Callable[[LostRange], None],
+                 on_chain_break: Callable[[int, str], None]) -> DoorJournal:
+    """The door's journal (``journal.db``, or ``journal-unpaired.db`` until paired), telling
+    ``on_loss`` of every declared loss and ``on_chain_break`` of a record that fails its hash."""
     storage = config.storage
     path, door_id = storage.journal_path, UNPAIRED_DOOR_ID
     if credentials is not None:
@@ -103,7 +108,8 @@ def open_journal(config: Config, credentials: Credentials | None) -> ResilientJo
     journal = EventJournal(path, door_id, retention_s=storage.journal_retention_s,
                            max_acknowledged_rows=storage.journal_max_acknowledged_rows,
                            min_free_bytes=storage.journal_min_free_bytes)
-    return ResilientJournal(journal, storage.journal_max_pending)
+    return DoorJournal(journal, stamp, max_pending=storage.journal_max_pending,
+                       on_loss=on_loss, on_chain_break=on_chain_break)
 
 
 class CacheSlotStore:
@@ -146,7 +152,7 @@ def reader_builder(config: Config, hardware: DoorHardware, credentials: Credenti
     only on a bind request there (``daemon/storage/module_record.py``): never merely because it is
     factory-fresh, so a module swapped in while the door was off gets no password and no
     template."""
-    module, touch = config.module, config.hardware.module_touch
+    module = config.module
 
     def build() -> tuple[Reader, R30xSensor]:
         sensor = R30xSensor.from_url(module.url, baud=module.baud, timeout_s=module.timeout_s,
@@ -159,8 +165,7 @@ def reader_builder(config: Config, hardware: DoorHardware, credentials: Credenti
             on_claim=callbacks.on_claim, on_lift=callbacks.on_lift,
             on_status=callbacks.on_status, on_alarm=callbacks.on_alarm,
             settings=reader_settings(config),
-            touch_level=(lambda: hardware.gpio.read(touch.pin)) if touch else None,
-            touch_active_low=touch.active_level == 0 if touch else True,
+            touch=hardware if config.hardware.module_touch else None,
             binding_store=ModuleRecordStore(config.storage.state_dir),
             on_event=callbacks.on_event, version=cache.applied_version(), clock=pulse)
         return reader, sensor

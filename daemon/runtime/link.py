@@ -74,10 +74,6 @@ class ModuleLink:
     def status(self) -> ReaderStatus | None:
         return self.reader.status if self.reader is not None else None
 
-    def touch_changed(self) -> None:
-        if self.reader is not None:
-            self.reader.touch_changed()
-
     def submit_health(self, run: JobFunction) -> Future | None:
         if self.reader is None:
             return None

@@ -1,18 +1,15 @@
-"""The service's adapters between the controller, the reader and the durable journal.
+"""The service's small adapters around the controller, the reader and the journal.
 
-Owns ``ServiceJournal`` (the controller's ``JournalSink``: binds wall time, whether it is
-trusted, monotonic time and the boot id to each ``ResilientJournal`` append, then tells its
-listeners, e.g. the sync client's ``events_journalled``; ``stamp()`` gives the same fields
-to the upload's loss declarations), ``ServiceAlarms`` (the ``AlarmSink``: every alarm is
-journalled as ``("alarm", {"alarm": kind, "detail": ...})``, which the server turns into an
-alarm for its webhook and syslog; ``journal_loss`` and ``journal_chain_break`` are the
-journal's own alarms, already on the record, so they are only logged and listed), ``DeclaredClock`` (the
-controller's ``ClockEdge``: synchronised when ``[clock]`` declares an RTC or
-``assume_synchronised``), ``RecentDecisions`` (the status file's last decisions, reason codes
-only, never user or finger ids) and ``read_boot_id``.
+Owns ``stamper`` (what each journal record is stamped with: wall time, whether it is trusted,
+monotonic time and the boot id), ``ServiceAlarms`` (the ``AlarmSink``: every alarm is logged,
+listed for the status file and journalled as its ``Alarm.record()``, which the server turns
+into one alarm for its webhook and syslog; ``journal_loss`` and ``journal_chain_break`` are
+the journal's own, already on the record, so they are only logged and listed),
+``DeclaredClock`` (the controller's ``ClockEdge``: synchronised when ``[clock]`` declares an
+RTC or ``assume_synchronised``), ``RecentDecisions`` (the status file's last decisions,
+reason codes only, never user or finger ids) and ``read_boot_id``.
 
-Every method may be called from any thread; listeners must not block (they queue or set
-events), since the controller calls ``append`` on its own thread.
+Every method may be called from any thread.
 """
 
 from __future__ import annotations
@@ -25,19 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from doorward.daemon.runtime.clock import ClockEdge, TimeTrust
+from doorward.daemon.controller.clock import ClockEdge, TimeTrust
 from doorward.daemon.journal.store import utc_text
-from doorward.daemon.journal.loss import LOSS_ALARM, LostRange
-from doorward.daemon.journal.resilient import ResilientJournal
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
+from doorward.daemon.controller.sinks import JournalSink
+from doorward.daemon.journal.loss import LostRange
 from doorward.daemon.journal.upload import Stamp
-from doorward.daemon.controller.sinks import kind_text
 
 log = logging.getLogger(__name__)
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
-ALARM_CHAIN_BREAK = "journal_chain_break"
 DECISION_KINDS = ("access_granted", "access_denied", "scan_ignored")
-JournalListener = Callable[[str, dict[str, Any]], None]
 
 
 def read_boot_id(path: Path = BOOT_ID_PATH) -> str:
@@ -62,54 +57,37 @@ class DeclaredClock:
         return self._declared or self._edge.kernel_synchronised()
 
 
-class ServiceJournal:
-    """``append(kind, detail)`` for the controller, with the journal's extra fields bound."""
+def stamper(trust: TimeTrust, boot_id: str) -> Callable[[], Stamp]:
+    """What each journal record is stamped with: wall time, its trust, monotonic time, boot."""
+    def stamp() -> Stamp:
+        reading = trust.read()
+        return Stamp(reading.wall_now, reading.trusted, time.monotonic(), boot_id)
 
-    def __init__(self, journal: ResilientJournal, trust: TimeTrust, boot_id: str) -> None:
-        self.journal, self._trust, self._boot_id = journal, trust, boot_id
-        self._listeners: list[JournalListener] = []
-
-    def listen(self, listener: JournalListener) -> None:
-        self._listeners.append(listener)
-
-    def stamp(self) -> Stamp:
-        reading = self._trust.read()
-        return Stamp(reading.wall_now, reading.trusted, time.monotonic(), self._boot_id)
-
-    def append(self, kind: str, detail: dict[str, Any]) -> None:
-        reading = self._trust.read()
-        self.journal.append(kind, detail, wall_now=reading.wall_now, wall_trusted=reading.trusted,
-                            mono_now=time.monotonic(), boot_id=self._boot_id)
-        for listener in self._listeners:
-            try:
-                listener(kind, detail)
-            except Exception:  # a status or LED listener must never fail a journal append
-                log.exception("journal listener failed on %s", kind)
+    return stamp
 
 
 class ServiceAlarms:
     """The controller's and reader's ``AlarmSink``: logged, journalled, remembered."""
 
-    def __init__(self, journal: ServiceJournal, keep: int = 20) -> None:
+    def __init__(self, journal: JournalSink, keep: int = 20) -> None:
         self._journal = journal
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
         self._lock = threading.Lock()
 
-    def raise_alarm(self, kind: object, detail: object) -> None:
-        text = kind_text(kind)
-        self._note(text, detail)
+    def raise_alarm(self, alarm: Alarm) -> None:
+        self._note(alarm.kind.value, alarm.detail)
         try:
-            self._journal.append("alarm", {"alarm": text, "detail": str(detail)})
-        except Exception:  # ResilientJournal never raises for IO; this is a caller mistake
-            log.exception("alarm %s could not be journalled", text)
+            self._journal.append(*alarm.record())
+        except Exception:  # the journal never raises for IO; this is a caller mistake
+            log.exception("alarm %s could not be journalled", alarm.kind.value)
 
     def journal_loss(self, loss: LostRange) -> None:
         """The journal declared ``loss`` (its record goes up and is the server's alarm)."""
-        self._note(LOSS_ALARM, loss.text())
+        self._note(AlarmKind.JOURNAL_LOSS.value, loss.text())
 
     def chain_break(self, seq: int, why: str) -> None:
         """A stored record fails its own hash: it is sent as it is, the server flags it."""
-        self._note(ALARM_CHAIN_BREAK, f"journal record {seq}: {why}")
+        self._note(AlarmKind.JOURNAL_CHAIN_BREAK.value, f"journal record {seq}: {why}")
 
     def _note(self, kind: str, detail: object) -> None:
         log.warning("alarm %s: %s", kind, detail)

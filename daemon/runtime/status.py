@@ -14,14 +14,25 @@ the clock.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from doorward.daemon.codec.alarms import Alarm
+from doorward.daemon.controller.clock import TimeTrust
 from doorward.daemon.controller.thread import Controller
+from doorward.daemon.journal.resilient import JournalStatus
 from doorward.daemon.runtime.link import ModuleLink
+from doorward.daemon.runtime.sinks import RecentDecisions, ServiceAlarms
+from doorward.daemon.runtime.supervision import ModuleSupervisor
+from doorward.daemon.storage.boot_anchor import AnchorStore
+from doorward.daemon.storage.cache import PermissionCache
 from doorward.daemon.sync.client import SyncClient
+from doorward.drivers.gpio.door import DoorHardware
+
+log = logging.getLogger(__name__)
 
 STATUS_FORMAT = 1
 
@@ -32,6 +43,22 @@ class Liveness:
     gpio_ok_mono: float | None = None
     gpio_error: str | None = None
     relay_read_energised: bool | None = None  # the relay line as last read back
+
+    def supervised(self, mono_now: float) -> None:
+        """The supervision loop's pass: its sign of life."""
+        self.supervision_mono = mono_now
+
+    def probe_gpio(self, hardware: DoorHardware) -> None:
+        """Read the relay line back: the GPIO's proof of life, and what the status shows."""
+        try:
+            self.relay_read_energised = hardware.relay_energised()
+        except Exception as error:  # a stalled hub or a dead GPIO chip: no watchdog pings
+            text = f"{type(error).__name__}: {error}"
+            if text != self.gpio_error:
+                log.error("the relay line cannot be read back: %s", text)
+            self.gpio_error = text
+            return
+        self.gpio_ok_mono, self.gpio_error = time.monotonic(), None
 
     def problems(self, mono_now: float, stale_s: float, controller: Controller,
                  link: ModuleLink, reader_pulse_mono: float,
@@ -87,6 +114,31 @@ def sync_section(sync: SyncClient | None, mono_now: float, why_disabled: str) ->
     return {"enabled": True, "online": status.online, "last_error": status.last_error,
             "last_success_age_s": _age_s(mono_now, status.last_success_mono),
             "events_acknowledged": status.events_acknowledged}
+
+
+def status_sections(mono_now: float, *, controller: Controller, liveness: Liveness,
+                    link: ModuleLink, supervisor: ModuleSupervisor, sync: SyncClient | None,
+                    cache: PermissionCache | None, trust: TimeTrust, anchors: AnchorStore,
+                    journal: JournalStatus, decisions: RecentDecisions, alarms: ServiceAlarms,
+                    problems: list[Alarm]) -> dict[str, Any]:
+    """Every section of the status file, from the parts' in-memory views."""
+    reading = trust.read()
+    disabled = "; ".join(alarm.detail for alarm in problems) or "not paired"
+    return {
+        "door": door_section(controller, liveness),
+        "reader": reader_section(link, supervisor.state.offline_since_mono, mono_now),
+        "sync": sync_section(sync, mono_now, disabled),
+        "versions": {"applied": cache.applied_version() if cache else None,
+                     "reconciled": cache.reconciled_version() if cache else None,
+                     "in_force": controller.status().snapshot_version},
+        "clock": {"trusted": reading.trusted, "reason": reading.untrusted_reason,
+                  **anchors.status()},
+        "journal": {"backlog": journal.backlog, "pending": journal.pending,
+                    "failing": journal.failing, "disk_low": journal.disk_low},
+        "last_decisions": decisions.items(),
+        "recent_alarms": alarms.recent(),
+        "problems": [alarm.detail for alarm in problems],
+    }
 
 
 def status_document(*, state: str, sections: dict[str, Any], problems: list[str],

@@ -17,21 +17,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from doorward.daemon.runtime.sinks import ServiceJournal
+from doorward.daemon.journal.door_journal import DoorJournal
 
 log = logging.getLogger(__name__)
 
 
 class StorageWatch:
-    def __init__(self, journal: ServiceJournal, report_now: Callable[[], None],
+    def __init__(self, journal: DoorJournal, report_now: Callable[[], None],
                  on_recovered: Callable[[], None]) -> None:
         self._journal, self._report_now, self._on_recovered = journal, report_now, on_recovered
         self._trouble = False
 
-    def tick(self) -> None:
-        resilient = self._journal.journal
-        resilient.journal.check_disk()
-        status = resilient.status()
+    def tick(self, mono_now: float | None = None) -> None:
+        self._journal.check_disk()
+        status = self._journal.status()
         trouble = status.failing or status.disk_low
         if trouble == self._trouble:
             return

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.config.daemon import DaemonConfig
 from doorward.daemon.runtime.link import ModuleLink
 from doorward.drivers.gpio.door import DoorHardware
@@ -34,7 +35,6 @@ from doorward.drivers.r30x.sensor import R30xSensor
 
 log = logging.getLogger(__name__)
 
-ALARM_READER_OFFLINE = "reader_offline"
 POWER_CYCLE_MAX_GAP_S = 300.0
 STARTUP_GRACE_S = 2.0  # a reader still on its first attempt is not "offline" yet
 
@@ -61,7 +61,7 @@ class SupervisionState:
 
 class ModuleSupervisor:
     def __init__(self, link: ModuleLink, hardware: DoorHardware, config: DaemonConfig,
-                 raise_alarm: Callable[[str, str], None], journal: Callable[[str, dict], None],
+                 raise_alarm: Callable[[Alarm], None], journal: Callable[[str, dict], None],
                  on_online: Callable[[], None],
                  show_availability: Callable[[bool], None] = lambda online: None) -> None:
         self._link, self._hardware, self._config = link, hardware, config
@@ -124,7 +124,7 @@ class ModuleSupervisor:
     def _went_offline(self, mono_now: float, why: str) -> None:
         self.state.offline_since_mono = mono_now
         self._next_power_cycle_mono = mono_now + self._config.power_cycle_after_s
-        self._raise_alarm(ALARM_READER_OFFLINE, why)
+        self._raise_alarm(Alarm(AlarmKind.READER_OFFLINE, why))
         self._show_availability(False)
 
     def _back_online(self, mono_now: float) -> None:

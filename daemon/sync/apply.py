@@ -23,11 +23,12 @@ Reason codes (stable strings, journalled as ``bundle_refused`` events): ``bundle
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.codec import bundle
 from doorward.daemon.storage.cache import PermissionCache
 from doorward.daemon.errors import DoorwardError
@@ -35,15 +36,6 @@ from doorward.daemon.library.slotmap import SlotPlan, plan_slot_map
 from doorward.daemon.codec.snapshot import Snapshot
 
 MAX_IDS_IN_ALARM = 50  # an alarm names the first fingers; the count says how many in all
-
-
-@dataclass(frozen=True)
-class Alarm:
-    kind: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def journal_record(self) -> tuple[str, dict[str, Any]]:
-        return "alarm", {"alarm": self.kind, **self.detail}
 
 
 class BundleRefused(DoorwardError, ValueError):
@@ -60,11 +52,11 @@ class BundleRefused(DoorwardError, ValueError):
     def alarm(self) -> Alarm | None:
         if not self.raises_alarm:
             return None
-        return Alarm(self.reason, {"message": str(self), **self.detail})
+        return Alarm(AlarmKind(self.reason), str(self), dict(self.detail))
 
     def journal_records(self) -> list[tuple[str, dict[str, Any]]]:
         records = [("bundle_refused", {"reason": self.reason, "message": str(self), **self.detail})]
-        return records + ([self.alarm.journal_record()] if self.alarm else [])
+        return records + ([self.alarm.record()] if self.alarm else [])
 
 
 class BundleMalformed(BundleRefused):
@@ -124,7 +116,7 @@ class ApplyResult:
         applied = ("bundle_applied", {"version": self.version,
                                       "previous_version": self.previous_version,
                                       "expires_at": self.snapshot.expires_at})
-        return [applied, *(alarm.journal_record() for alarm in self.alarms)]
+        return [applied, *(alarm.record() for alarm in self.alarms)]
 
 
 def apply_bundle(
@@ -177,11 +169,13 @@ def _check_expiry(snapshot: Snapshot, wall_now: float, clock_trusted: bool) -> N
 def _plan_alarms(plan: SlotPlan, capacity: int) -> tuple[Alarm, ...]:
     alarms = []
     if plan.overflow:
-        alarms.append(Alarm("module_overflow", {
+        alarms.append(Alarm(AlarmKind.MODULE_OVERFLOW,
+                            f"{len(plan.overflow)} fingers beyond the module's capacity {capacity}", {
             "capacity": capacity, "count": len(plan.overflow),
             "finger_ids": list(plan.overflow[:MAX_IDS_IN_ALARM])}))
     if plan.unusable:
-        alarms.append(Alarm("module_identity_mismatch", {
+        alarms.append(Alarm(AlarmKind.MODULE_IDENTITY_MISMATCH,
+                            f"{len(plan.unusable)} fingers enrolled on another module model", {
             "count": len(plan.unusable), "finger_ids": list(plan.unusable[:MAX_IDS_IN_ALARM])}))
     return tuple(alarms)
 
@@ -190,6 +184,8 @@ def _skew_alarms(snapshot: Snapshot, wall_now: float, clock_trusted: bool,
                  max_clock_skew_s: float) -> tuple[Alarm, ...]:
     ahead_s = snapshot.issued_at - wall_now
     if clock_trusted and ahead_s > max_clock_skew_s:
-        return (Alarm("clock_skew", {"issued_at": snapshot.issued_at, "wall_now": wall_now,
-                                     "ahead_s": ahead_s, "max_clock_skew_s": max_clock_skew_s}),)
+        facts = {"issued_at": snapshot.issued_at, "wall_now": wall_now, "ahead_s": ahead_s,
+                 "max_clock_skew_s": max_clock_skew_s}
+        return (Alarm(AlarmKind.CLOCK_SKEW,
+                      f"the bundle was issued {ahead_s:.0f} s ahead of this clock", facts),)
     return ()

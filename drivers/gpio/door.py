@@ -103,6 +103,10 @@ class DoorHardware:
         """The module's touch line (R503 active-low, AS608 active-high, per the config)."""
         return self.is_active(DoorInput.MODULE_TOUCH)
 
+    def on_touch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` on every edge of the module's touch line (the reader's)."""
+        self.on_input_change(lambda i: callback() if i is DoorInput.MODULE_TOUCH else None)
+
     def fitted_inputs(self) -> tuple[DoorInput, ...]:
         return tuple(DoorInput(name) for name in self.pins.inputs)
 

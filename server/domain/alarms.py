@@ -17,22 +17,18 @@ import json
 import sqlite3
 from typing import Any
 
+from doorward.daemon.codec.alarms import INCIDENT_NAMES, TAMPER_SWITCH_DETAIL, AlarmKind
 from doorward.server.config import AlarmSinks
 from doorward.server.context import audit
 from doorward.server.domain.directory import fetch
 from doorward.server.errors import Conflict
 
-# The door's alarm name (detail.alarm of a record of kind "alarm") -> the server's alarm kind.
-DOOR_ALARM_NAMES = {"forced_open": "forced", "held_open": "held"}
-# The detail daemon/door/machine.py gives the tamper switch's alarm: only that alarm ends when the
-# housing closes, not a tamper alarm of the sensor line raised meanwhile.
-TAMPER_SWITCH = "reader tamper switch"
 # (door event kind, its detail.detail) -> (alarm kind it ends, the ended alarm's detail.detail)
 INCIDENT_ENDS: dict[tuple[str, str | None], tuple[str, str | None]] = {
-    ("forced_cleared", None): ("forced", None),
-    ("held_open_cleared", None): ("held", None),
-    ("tamper", "off"): ("tamper", TAMPER_SWITCH),
-    ("reader_online", None): ("reader_offline", None),
+    ("forced_cleared", None): (INCIDENT_NAMES[AlarmKind.FORCED_OPEN.value], None),
+    ("held_open_cleared", None): (INCIDENT_NAMES[AlarmKind.HELD_OPEN.value], None),
+    ("tamper", "off"): (AlarmKind.TAMPER.value, TAMPER_SWITCH_DETAIL),
+    ("reader_online", None): (AlarmKind.READER_OFFLINE.value, None),
 }
 SERVER_ALARMS = ("chain_break", "journal_loss", "door_offline", "server_clock")
 STATES = ("open", "acknowledged", "cleared")
@@ -41,7 +37,7 @@ STATES = ("open", "acknowledged", "cleared")
 def alarm_kind_of(kind: str, detail: dict[str, Any]) -> str | None:
     """The alarm a door record raises: only records of kind ``alarm`` raise one."""
     if kind == "alarm" and isinstance(detail.get("alarm"), str):
-        return DOOR_ALARM_NAMES.get(detail["alarm"], detail["alarm"][:64])
+        return INCIDENT_NAMES.get(detail["alarm"], detail["alarm"][:64])
     return None
 
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 
-from doorward.sim.rig.processes import REPO, child_env
+from doorward.sim.rig.processes import child_env
 
 TYPED = ["foo", "scan lobby", "scan hall alice", "scan lobby alice", "scan tent carol",
          "", "status", "alarms", "help", "quit"]  # fmt: skip
@@ -24,7 +24,7 @@ TYPED = ["foo", "scan lobby", "scan hall alice", "scan lobby alice", "scan tent 
 def test_the_interactive_demo_answers_every_line_readably() -> None:
     with tempfile.TemporaryDirectory(prefix="dw-ia-", dir="/tmp") as directory:
         demo = subprocess.Popen([sys.executable, "-m", "doorward.daemon.cli", "demo", "--interactive", "--keep",
-                                 directory], cwd=REPO, env=child_env(), text=True, start_new_session=True,
+                                 directory], env=child_env(), text=True, start_new_session=True,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         try:
             out, err = _type_at_the_prompt(demo, TYPED)

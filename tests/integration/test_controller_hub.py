@@ -15,7 +15,8 @@ import pytest
 from doorward.daemon.controller.thread import Controller
 from doorward.daemon.controller.events import ModuleClaim
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.controller.sinks import ManualWallClock, MemoryAlarms, MemoryJournal
+from doorward.daemon.controller.clock import FakeClock
+from doorward.daemon.controller.sinks import MemoryAlarms, MemoryJournal
 from doorward.drivers.gpio import DoorHardware, open_gpio
 from tests.support.access import hit
 from tests.support.hub import hub_factory, process_jar  # noqa: F401  (fixtures, by name)
@@ -42,7 +43,7 @@ class DoorUnderTest:
         self.hardware = DoorHardware(open_gpio(config.backend(), client="controller-test"),
                                      config.door_pins())
         self.journal, self.alarms = MemoryJournal(), MemoryAlarms()
-        self.clock = ManualWallClock(WALL)
+        self.clock = FakeClock(WALL)
         self.controller = Controller(
             self.hardware, journal=self.journal, alarms=self.alarms, clock=self.clock,
             default_policy=Policy.from_mapping(POLICY), snapshot=access_snapshot(POLICY))
@@ -108,7 +109,7 @@ def test_a_wall_clock_jump_during_an_unlock_leaves_the_pulse_at_unlock_s(door, j
     dut.controller.start()
     dut.controller.post(ModuleClaim(hit("f-alice")))
     dut.wait_for_levels(RELAY, [0, 1])
-    dut.clock.jump(jump_s)  # mid-unlock: the controller's wall clock moves by an hour
+    dut.clock.advance(jump_s)  # mid-unlock: the controller's wall clock moves by an hour
     dut.wait_for_levels(RELAY, [0, 1, 0])
     assert pulse_lengths(dut.relay()) == [pytest.approx(0.3, abs=TOLERANCE_S)]
 

@@ -85,8 +85,10 @@ def sinks(tmp_path):
 
 
 def door_alarm(name: str, detail: str = "x") -> tuple[str, dict]:
-    """How the real door journals every alarm it raises (``doorward.daemon.runtime.sinks``)."""
-    return "alarm", {"alarm": name, "detail": detail}
+    """How the real door journals every alarm it raises (``Alarm.record``)."""
+    from doorward.daemon.codec.alarms import Alarm, AlarmKind
+
+    return Alarm(AlarmKind(name), detail).record()
 
 
 @pytest.mark.parametrize("name,alarm", [("forced_open", "forced"), ("held_open", "held"),
@@ -201,7 +203,7 @@ def door_records(steps: list) -> list[tuple[str, dict]]:
     written the way ``doorward.daemon.controller.actions`` and ``doorward.daemon.runtime.sinks`` write them."""
     from doorward.daemon.door.machine import DoorState, transition
     from doorward.daemon.door.types import DoorConfig, Journal, RaiseAlarm
-    from doorward.daemon.controller.sinks import kind_text
+    from doorward.daemon.codec.alarms import Alarm
 
     config = DoorConfig(unlock_s=5, held_open_s=30, prealarm_s=10, relock_on_close=True,
                         exit_without_rex_is_forced=True)
@@ -210,7 +212,7 @@ def door_records(steps: list) -> list[tuple[str, dict]]:
         state, actions = transition(state, event, mono)
         for action in actions:
             if isinstance(action, RaiseAlarm):
-                records.append(door_alarm(kind_text(action.kind), action.detail))
+                records.append(Alarm(action.kind, action.detail).record())
             elif isinstance(action, Journal):
                 records.append((action.kind, {"detail": action.detail} if action.detail else {}))
     return records

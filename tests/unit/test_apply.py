@@ -154,10 +154,11 @@ def test_every_refusal_is_one_typed_family() -> None:
 def test_overflow_loads_what_fits_and_raises_an_alarm(cache: PermissionCache) -> None:
     result = apply(signed_version(7, users=3), cache, capacity=4)  # 6 fingers, 4 pages
     alarm = {a.kind: a for a in result.alarms}["module_overflow"]
-    assert alarm.detail["count"] == 2 and alarm.detail["capacity"] == 4
-    assert len(alarm.detail["finger_ids"]) == 2
+    assert alarm.facts["count"] == 2 and alarm.facts["capacity"] == 4
+    assert len(alarm.facts["finger_ids"]) == 2
     assert [s.page for s in cache.slot_map().slots] == [0, 1, 2, 3]
-    assert ("alarm", {"alarm": "module_overflow", **alarm.detail}) in result.journal_records()
+    assert alarm.record() in result.journal_records()
+    assert alarm.record()[1]["alarm"] == "module_overflow" and "capacity 4" in alarm.detail
 
 
 def test_revoked_fingers_are_pending_delete_after_apply(cache: PermissionCache) -> None:
@@ -182,7 +183,7 @@ def test_a_bundle_issued_ahead_of_a_trusted_clock_raises_clock_skew(cache: Permi
     result = apply(signed_version(7), cache, wall_now=ISSUED_AT - 3600)
     assert result.applied
     (alarm,) = result.alarms
-    assert alarm.kind == "clock_skew" and alarm.detail["ahead_s"] == 3600
+    assert alarm.kind == "clock_skew" and alarm.facts["ahead_s"] == 3600
     untrusted = apply(signed_version(8), cache, wall_now=ISSUED_AT - 3600, clock_trusted=False)
     assert untrusted.alarms == ()
     within = apply(signed(door_snapshot(9)), cache, wall_now=ISSUED_AT - 299)

@@ -13,7 +13,7 @@ from doorward.daemon.codec import bundle
 from doorward.daemon.sync.apply import ApplyResult
 from doorward.daemon.sync.incidents import Incident, IncidentLedger
 from doorward.daemon.storage.cache import PermissionCache
-from doorward.daemon.runtime.clock import FakeClock, TimeTrust
+from doorward.daemon.controller.clock import FakeClock, TimeTrust
 from doorward.daemon.runtime.applier import BundleApplier, FreshnessConfirmer
 from doorward.daemon.sync.client import ApplyOutcome
 from tests.support.access import ISSUED_AT, MODULE

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from doorward.daemon.runtime.clock import FakeClock, SystemClock, TimeTrust, Untrusted
+from doorward.daemon.controller.clock import FakeClock, SystemClock, TimeTrust, Untrusted
 from doorward.daemon.config.loader import parse_config
 from tests.support.sync import door_snapshot
 

@@ -12,10 +12,11 @@ from doorward.daemon.controller.core import ControllerCore
 from doorward.daemon.controller.events import (
     ClockTrustChanged, FingerLifted, InputEdge, ModuleClaim, SnapshotApplied,
 )
-from doorward.daemon.door.types import TimerName
+from doorward.daemon.door.types import LedPattern, TimerName
 from doorward.daemon.config.hardware import HardwareConfig, InputPin, OutputPin, RelayPin
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.controller.sinks import ManualWallClock, MemoryAlarms, MemoryJournal
+from doorward.daemon.controller.clock import FakeClock
+from doorward.daemon.controller.sinks import MemoryAlarms, MemoryJournal
 from doorward.daemon.door.timers import TimerHeap
 from doorward.drivers.gpio.door import DoorHardware
 from tests.support.access import ISSUED_AT, hit, snapshot, user
@@ -88,18 +89,19 @@ class FakeGpio:
 
 class Rig:
     def __init__(self, policy: dict | None = None, debounce_ms: int = 50, journal=None,
-                 with_snapshot: bool = True, lockdown: bool = False, **inputs: int) -> None:
+                 with_snapshot: bool = True, lockdown: bool = False, ring=None,
+                 **inputs: int) -> None:
         self.mono = START
         self.gpio = FakeGpio(lambda: self.mono)
         self.gpio.levels.update({int(pin[1:]): level for pin, level in inputs.items()})
         self.hardware = DoorHardware(self.gpio, hardware_config(debounce_ms).door_pins())
         self.journal = journal or MemoryJournal(observe=self.hardware.relay_energised)
         self.alarms = MemoryAlarms(lambda: self.mono)
-        self.clock = ManualWallClock(WALL)
+        self.clock = FakeClock(WALL)
         access = access_snapshot(policy or POLICY, lockdown) if with_snapshot else None
         self.core = ControllerCore(self.hardware, self.journal, self.alarms, self.clock,
                                    Policy.from_mapping(policy or POLICY), access,
-                                   monotonic=lambda: self.mono)
+                                   monotonic=lambda: self.mono, ring=ring)
         self.edges: list = []
         self.hardware.setup()
         self.hardware.on_input_change(self.edges.append)
@@ -201,7 +203,7 @@ def test_a_wall_clock_jump_during_an_unlock_stretches_nothing():
         rig = Rig()
         rig.grant()
         rig.advance(0.1)
-        rig.clock.jump(jump_s)
+        rig.clock.advance(jump_s)
         rig.advance(1.0)
         assert rig.timeline(RELAY) == [(0.0, 0), (0.0, 1), (0.3, 0)]
 
@@ -455,7 +457,7 @@ def test_a_snapshot_applied_rebuilds_the_door_timings():
 def test_clock_trust_changes_are_observed_and_journalled():
     rig = Rig()
     rig.post(ClockTrustChanged())
-    rig.clock.set_synchronised(False)
+    rig.clock.synchronised = False
     rig.post(ClockTrustChanged())
     rig.post(ClockTrustChanged())
     assert rig.journal.kinds() == ["clock", "clock"]
@@ -479,3 +481,35 @@ def test_timers_replace_by_name_cancel_and_fire_earliest_first():
     assert timers.pop_due(11.0) == ["held"]
     assert timers.pop_due(20.0) == ["relock"]
     assert timers.pending() == {} and timers.next_due_mono() is None
+
+
+class RingRecorder:
+    """The module's ring LED as the controller drives it: (time from START, pattern)."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[float, str]] = []
+        self.rig: Rig | None = None
+
+    def show(self, pattern: LedPattern) -> None:
+        self.shown.append((round(self.rig.mono - START, 6), pattern.value))
+
+
+def test_the_ring_led_is_a_state_machine_action_beside_the_status_led():
+    """Green until the relock, red for its hold, then idle: the same moments as the status
+    LED, timed by the controller's own timers (the ring was a journal listener matching
+    decision strings, with a clock of its own)."""
+    ring = RingRecorder()
+    rig = ring.rig = Rig(ring=ring)
+    rig.grant()
+    rig.advance(0.5)  # unlock_s is 0.3: the relock shows idle
+    rig.post(ModuleClaim(Claim.unknown()))
+    rig.advance(2.0)
+    assert ring.shown == [(0.0, "green"), (0.3, "idle"), (0.5, "red"), (2.0, "idle")]
+    assert rig.timeline(LED)[:3] == [(0.0, 0), (0.0, 1), (0.3, 0)]  # the status LED beside it
+
+
+def test_without_a_ring_the_door_shows_the_same_and_nothing_breaks():
+    rig = Rig()
+    rig.grant()
+    rig.advance(0.5)
+    assert rig.timeline(LED) == [(0.0, 0), (0.0, 1), (0.3, 0)]

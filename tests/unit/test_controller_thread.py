@@ -15,7 +15,8 @@ from doorward.daemon.access.claim import Claim
 from doorward.daemon.controller.thread import Controller
 from doorward.daemon.controller.events import FingerLifted, ModuleClaim
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.controller.sinks import ManualWallClock, MemoryAlarms, MemoryJournal
+from doorward.daemon.controller.clock import FakeClock
+from doorward.daemon.controller.sinks import MemoryAlarms, MemoryJournal
 from doorward.drivers.gpio.door import DoorHardware
 from tests.support.access import hit
 from tests.unit.test_controller import (
@@ -35,7 +36,7 @@ class Running:
         self.alarms = MemoryAlarms()
         self.controller = Controller(
             self.hardware, journal=self.journal, alarms=self.alarms,
-            clock=ManualWallClock(WALL), default_policy=Policy.from_mapping(POLICY),
+            clock=FakeClock(WALL), default_policy=Policy.from_mapping(POLICY),
             snapshot=access_snapshot(policy or POLICY))
         self.controller.start()
 
@@ -124,7 +125,7 @@ def test_a_failure_during_start_leaves_the_relay_safe_and_is_raised(monkeypatch)
     gpio = FakeGpio(time.monotonic)
     hardware = DoorHardware(gpio, hardware_config().door_pins())
     controller = Controller(hardware, journal=MemoryJournal(), alarms=MemoryAlarms(),
-                            clock=ManualWallClock(WALL), default_policy=Policy())
+                            clock=FakeClock(WALL), default_policy=Policy())
 
     def unreadable(name):
         raise OSError(f"{name.value} cannot be read")

@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from doorward.daemon.access.claim import Claim, SlotState
-from doorward.daemon.access.decision import Alarm, AlarmKind, Decision, DecisionState, Feedback, Reason, decide
+from doorward.daemon.access.decision import Decision, DecisionState, Feedback, Reason, decide
+from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.access.state import finger_lifted, snapshot_applied
 from doorward.daemon.codec.policy import LockoutPolicy
 from doorward.daemon.codec.snapshot import Snapshot

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from doorward.daemon.access.decision import AlarmKind, DecisionState, Reason, decide
+from doorward.daemon.access.decision import DecisionState, Reason, decide
+from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.access.state import BootKnowledge, knowledge_restored, snapshot_confirmed
 from doorward.daemon.codec.snapshot import Snapshot
 from tests.support.access import finger, hit, snapshot, user

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from doorward.daemon.access.claim import Claim
-from doorward.daemon.access.decision import AlarmKind, Decision, DecisionState, Feedback, Reason, decide
+from doorward.daemon.access.decision import Decision, DecisionState, Feedback, Reason, decide
+from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.access.state import snapshot_applied
 from doorward.daemon.codec.snapshot import Snapshot
 from tests.support.access import finger, hit, local, snapshot, user, utc

@@ -117,3 +117,13 @@ def test_every_repository_path_named_in_docs_and_code_exists() -> None:
             if not found and path not in EXTERNAL_PATHS:
                 missing.append(f"{page.relative_to(ROOT)}: {path}")
     assert missing == []
+
+
+def test_every_alarm_kind_is_documented_once_in_the_daemon_guide() -> None:
+    from doorward.daemon.codec.alarms import AlarmKind
+
+    text = (ROOT / "docs" / "daemon.md").read_text()
+    section = text[text.index("## The alarms a door raises"):]
+    section = section[:section.index("\n## ", 4)]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(kind.value for kind in AlarmKind)

@@ -9,12 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from doorward.daemon.access.decision import AlarmKind, Decision, Feedback, Reason
-from doorward.daemon.door.machine import DoorState, transition
+from doorward.daemon.access.decision import Decision, Feedback, Reason
+from doorward.daemon.codec.alarms import AlarmKind
+from doorward.daemon.door.machine import RING_DENIED_HOLD_S, DoorState, transition
 from doorward.daemon.door.types import (
     Buzzer, BuzzerPattern as B, CancelTimer, ContactClosed, ContactOpened, DoorConfig,
     ExitPressed, FireOff, FireOn, Grant, Journal, Led, LedPattern as L, LockdownOff, LockdownOn,
-    RaiseAlarm, SetRelay, StartTimer, TamperOff, TamperOn, Timer, TimerName as T,
+    RaiseAlarm, Ring, SetRelay, StartTimer, TamperOff, TamperOn, Timer, TimerName as T,
 )
 from doorward.daemon.codec.policy import Policy
 
@@ -28,9 +29,9 @@ DENIED = Grant(Decision(False, Reason.OUTSIDE_SCHEDULE, Feedback.DENIED, "u-1", 
 WAITING = Grant(Decision(False, Reason.WAITING_SECOND_PERSON, Feedback.WAITING, "u-1", "f-1"))
 IGNORED = Grant(Decision(False, Reason.LOCKED_OUT, Feedback.NONE, ignored=True))
 
-UNLOCK_BY_GRANT = [SetRelay(True), Led(L.GRANTED), Buzzer(B.GRANTED),
+UNLOCK_BY_GRANT = [SetRelay(True), Led(L.GRANTED), Ring(L.GRANTED), Buzzer(B.GRANTED),
                    StartTimer(T.RELOCK, 5), Journal("unlocked", "grant")]
-RELOCK_ON_TIMEOUT = [SetRelay(False), Led(L.IDLE), Journal("relocked", "timeout")]
+RELOCK_ON_TIMEOUT = [SetRelay(False), Led(L.IDLE), Ring(L.IDLE), Journal("relocked", "timeout")]
 CANCEL_HELD = [CancelTimer(T.PREALARM), CancelTimer(T.HELD_OPEN)]
 
 
@@ -62,12 +63,12 @@ SCENARIOS = {
         (0, GRANTED, UNLOCK_BY_GRANT),
         (1, ContactOpened(), [Journal("door_opened", "authorised"), *supervise(1)]),
         (3, ContactClosed(), [SetRelay(False), *CANCEL_HELD, Journal("door_closed", ""),
-                              CancelTimer(T.RELOCK), Led(L.IDLE), Journal("relocked", "closed")]),
+                              CancelTimer(T.RELOCK), Led(L.IDLE), Ring(L.IDLE), Journal("relocked", "closed")]),
         (5, Timer(T.RELOCK), []),
     ],
     "a second grant extends the window; the first timer is stale": [
         (0, GRANTED, UNLOCK_BY_GRANT),
-        (3, GRANTED, [Led(L.GRANTED), Buzzer(B.GRANTED), StartTimer(T.RELOCK, 8),
+        (3, GRANTED, [Led(L.GRANTED), Ring(L.GRANTED), Buzzer(B.GRANTED), StartTimer(T.RELOCK, 8),
                       Journal("unlocked", "grant")]),
         (5, Timer(T.RELOCK), []),
         (8, Timer(T.RELOCK), RELOCK_ON_TIMEOUT),
@@ -76,7 +77,7 @@ SCENARIOS = {
         (0, ExitPressed(), [SetRelay(True), StartTimer(T.RELOCK, 5), Journal("unlocked", "exit")]),
         (2, ContactOpened(), [Journal("door_opened", "authorised"), *supervise(2)]),
         (4, ContactClosed(), [SetRelay(False), *CANCEL_HELD, Journal("door_closed", ""),
-                              CancelTimer(T.RELOCK), Led(L.IDLE), Journal("relocked", "closed")]),
+                              CancelTimer(T.RELOCK), Led(L.IDLE), Ring(L.IDLE), Journal("relocked", "closed")]),
     ],
     "forced open: alarm at once": [
         (0, ContactOpened(), [RaiseAlarm(AlarmKind.FORCED_OPEN, "opened while locked"),
@@ -132,20 +133,20 @@ SCENARIOS = {
     ],
     "lockdown: ordinary grants refused, lockdown grants and the exit button open": [
         (0, LockdownOn(), [Journal("lockdown", "on")]),
-        (1, GRANTED, [Led(L.DENIED), Buzzer(B.DENIED), Journal("grant_refused", "lockdown")]),
-        (2, LOCKDOWN_GRANT, [SetRelay(True), Led(L.GRANTED), Buzzer(B.GRANTED),
+        (1, GRANTED, [Led(L.DENIED), Ring(L.DENIED, RING_DENIED_HOLD_S), Buzzer(B.DENIED), Journal("grant_refused", "lockdown")]),
+        (2, LOCKDOWN_GRANT, [SetRelay(True), Led(L.GRANTED), Ring(L.GRANTED), Buzzer(B.GRANTED),
                              StartTimer(T.RELOCK, 7), Journal("unlocked", "grant")]),
         (7, Timer(T.RELOCK), RELOCK_ON_TIMEOUT),
         (8, ExitPressed(), [SetRelay(True), StartTimer(T.RELOCK, 13), Journal("unlocked", "exit")]),
         (13, Timer(T.RELOCK), RELOCK_ON_TIMEOUT),
         (14, LockdownOff(), [Journal("lockdown", "off")]),
-        (15, GRANTED, [SetRelay(True), Led(L.GRANTED), Buzzer(B.GRANTED),
+        (15, GRANTED, [SetRelay(True), Led(L.GRANTED), Ring(L.GRANTED), Buzzer(B.GRANTED),
                        StartTimer(T.RELOCK, 20), Journal("unlocked", "grant")]),
     ],
     "lockdown relocks an open window at once": [
         (0, GRANTED, UNLOCK_BY_GRANT),
         (1, LockdownOn(), [SetRelay(False), Journal("lockdown", "on"), CancelTimer(T.RELOCK),
-                           Led(L.IDLE), Journal("relocked", "lockdown")]),
+                           Led(L.IDLE), Ring(L.IDLE), Journal("relocked", "lockdown")]),
         (1.5, LockdownOn(), []),
         (5, Timer(T.RELOCK), []),
     ],
@@ -155,8 +156,8 @@ SCENARIOS = {
         (2, TamperOff(), [Journal("tamper", "off")]),
     ],
     "denied, waiting and ignored scans": [
-        (0, DENIED, [Led(L.DENIED), Buzzer(B.DENIED)]),
-        (1, WAITING, [Led(L.WAITING), Buzzer(B.WAITING)]),
+        (0, DENIED, [Led(L.DENIED), Ring(L.DENIED, RING_DENIED_HOLD_S), Buzzer(B.DENIED)]),
+        (1, WAITING, [Led(L.WAITING), Ring(L.WAITING, CONFIG.two_person_window_s), Buzzer(B.WAITING)]),
         (2, IGNORED, []),
     ],
     "closing a door that never opened changes nothing": [

@@ -11,11 +11,8 @@ import pytest
 from doorward.daemon.codec.bundle import generate_door_keys, template_sha256
 from doorward.daemon.storage.cache import PermissionCache
 from doorward.daemon.access.claim import SlotState
+from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.library.reconcile import (
-    ALARM_LIBRARY_FULL,
-    ALARM_PAGE_OUT_OF_RANGE,
-    ALARM_TEMPLATE_UNAVAILABLE,
-    ALARM_VERIFY_FAILED,
     MemorySlotStore,
     Reconciler,
     sealed_templates,
@@ -55,7 +52,7 @@ class Run:
         self.templates = templates or templates_of(rig.model, *FINGERS)
         source = self.templates.__getitem__ if isinstance(self.templates, dict) else self.templates
         self.reconciler = Reconciler(sensor or rig.sensor, self.store, source,
-                                     lambda kind, detail: self.alarms.append((kind, detail)))
+                                     lambda alarm: self.alarms.append((alarm.kind, alarm.detail)))
 
     def to_end(self, version: int = 9, **kwargs) -> int:
         self.reconciler.start(version, **kwargs)
@@ -206,7 +203,7 @@ def test_a_load_that_never_verifies_raises_an_alarm_and_records_nothing(rig: Rig
 
     run = Run(rig, slot_map("r503", {0: ("f-alice", LOAD)}), sensor=AlwaysCorrupt(rig.sensor))
     run.to_end()
-    assert [kind for kind, _ in run.alarms] == [ALARM_VERIFY_FAILED]
+    assert [kind for kind, _ in run.alarms] == [AlarmKind.TEMPLATE_VERIFY_FAILED]
     assert run.store.slot_map().state_of(0) is LOAD and run.store.reconciled_version is None
 
 
@@ -224,14 +221,14 @@ def test_library_full_raises_an_alarm_and_stops_loading(rig: Rig) -> None:
     pages = {0: ("f-alice", LOAD), 1: ("f-bob", LOAD)}
     run = Run(rig, slot_map("r503", pages), sensor=FullLibrary(rig.sensor))
     run.to_end()
-    assert [kind for kind, _ in run.alarms] == [ALARM_LIBRARY_FULL]
+    assert [kind for kind, _ in run.alarms] == [AlarmKind.MODULE_LIBRARY_FULL]
     assert run.store.reconciled_version is None and not run.reconciler.matched
 
 
 def test_a_page_beyond_the_module_capacity_is_an_alarm(rig: Rig) -> None:
     run = Run(rig, slot_map("r503", {0: ("f-alice", LOAD), 250: ("f-bob", LOAD)}))
     run.to_end()
-    assert [kind for kind, _ in run.alarms] == [ALARM_PAGE_OUT_OF_RANGE]
+    assert [kind for kind, _ in run.alarms] == [AlarmKind.MODULE_PAGE_OUT_OF_RANGE]
     assert run.store.slot_map().state_of(0) is ACTIVE and rig.occupied() == {0}
     assert run.store.reconciled_version is None
 
@@ -246,7 +243,7 @@ def test_sealed_templates_open_with_the_door_key_just_before_download(rig: Rig) 
     stranger = sealed_templates(lambda: snapshot, generate_door_keys())
     run = Run(rig, slot_map("r503", {2: ("f-alice", LOAD)}), templates=stranger)
     run.to_end()
-    assert [kind for kind, _ in run.alarms] == [ALARM_TEMPLATE_UNAVAILABLE]
+    assert [kind for kind, _ in run.alarms] == [AlarmKind.TEMPLATE_UNAVAILABLE]
 
 
 def test_a_page_revoked_while_loading_is_not_marked_active(rig: Rig) -> None:

@@ -28,7 +28,8 @@ from doorward.daemon.journal.store import EventJournal
 from doorward.daemon.config.module import ServerConfig
 from doorward.daemon.sync.pairing import PairingRequest, pair
 from doorward.daemon.codec.policy import Policy
-from doorward.daemon.controller.sinks import ManualWallClock, MemoryAlarms
+from doorward.daemon.controller.clock import FakeClock
+from doorward.daemon.controller.sinks import MemoryAlarms
 from doorward.daemon.sync.client import SyncClient
 from doorward.drivers.gpio.door import DoorHardware
 from doorward.server.clock import ManualClock
@@ -125,7 +126,7 @@ def test_a_week_offline_decides_by_the_rules_and_every_event_arrives_once(tmp_pa
         snapshot = fetch_and_apply(server, credentials, cache).snapshot
     # ---- the server is gone: a week on the cache alone ----
     journal = EventJournal(tmp_path / "journal.db", credentials.device_id)
-    wall = ManualWallClock(START)
+    wall = FakeClock(START)
     adapter = JournalAdapter(journal, wall)
     gpio = FakeGpio(lambda: adapter.mono)
     core = ControllerCore(DoorHardware(gpio, hardware_config().door_pins()), adapter, MemoryAlarms(lambda: 0.0),

@@ -13,7 +13,8 @@ from doorward.daemon.access.claim import Claim, ClaimKind, SlotState
 from doorward.daemon.library.reconcile import MemorySlotStore
 from doorward.daemon.storage.module_record import BindRequest, MemoryBindingStore
 from doorward.daemon.reader.thread import Reader
-from doorward.daemon.reader.types import ALARM_TAMPER, ModuleCredential, ReaderSettings, ReaderStatus
+from doorward.daemon.codec.alarms import AlarmKind
+from doorward.daemon.reader.types import ModuleCredential, ReaderSettings, ReaderStatus
 from doorward.daemon.library.slotmap import SlotMap
 from doorward.drivers.r30x.protocol import DEFAULT_PASSWORD, Command
 from doorward.drivers.r30x.sensor import R30xSensor
@@ -160,7 +161,7 @@ def test_a_module_without_our_token_is_a_tamper_alarm_and_scans_stop() -> None:
         bind_module(door.rig.sensor, PASSWORD, b"another door's token")
         door.start(wait_reconciled=False)
         kind, detail = door.recorder.next("alarm")
-        assert kind == ALARM_TAMPER and "foreign" in detail
+        assert kind == AlarmKind.TAMPER and "foreign" in detail
         status = door.status(lambda s: s.online)
         assert not status.biometric_ready
         door.rig.control({"place": sim_finger("f-alice")})
@@ -206,7 +207,7 @@ def test_a_module_swapped_while_running_is_a_tamper_alarm(clone_knows_credential
         cable.link = other_link
         kind, detail = door.recorder.next("alarm")
         expected = "module swapped" if clone_knows_credentials else "unbound"
-        assert kind == ALARM_TAMPER and expected in detail
+        assert kind == AlarmKind.TAMPER and expected in detail
         door.status(lambda s: not s.biometric_ready)
         # Held, and kept so over several checks: another identity is never adopted, even
         # holding our password and token, and gets no template.
@@ -246,7 +247,7 @@ def test_a_fresh_module_at_start_is_a_tamper_alarm_and_gets_no_password_or_templ
     try:
         door.start(wait_reconciled=False)
         kind, detail = door.recorder.next("alarm")
-        assert kind == ALARM_TAMPER and "unbound" in detail
+        assert kind == AlarmKind.TAMPER and "unbound" in detail
         assert identity_of() in detail and "doorward bind-module" in detail
         status = door.status(lambda s: s.online)
         assert not status.biometric_ready and status.module_identity == identity_of()
@@ -277,7 +278,7 @@ def test_a_bind_request_naming_the_module_binds_it_once_and_is_used_up() -> None
                                                  "by": "doorward bind-module"})]  # fmt: skip
         cable.link = fresh_link  # a second fresh module: the permission is used up
         kind, detail = door.recorder.next("alarm")
-        assert kind == ALARM_TAMPER and "unbound" in detail
+        assert kind == AlarmKind.TAMPER and "unbound" in detail
         door.status(lambda s: not s.biometric_ready)
     finally:
         door.close()
@@ -292,7 +293,7 @@ def test_a_bind_request_for_another_identity_binds_nothing_and_stays() -> None:
     try:
         door.start(wait_reconciled=False)
         kind, detail = door.recorder.next("alarm")
-        assert kind == ALARM_TAMPER and "unbound" in detail and other in detail
+        assert kind == AlarmKind.TAMPER and "unbound" in detail and other in detail
         door.status(lambda s: s.online and not s.biometric_ready)
     finally:
         door.close()
@@ -349,12 +350,29 @@ def test_stop_returns_within_milliseconds(door: Door) -> None:
     assert SlotMap() == SlotMap()  # the store needs no closing
 
 
+class TouchLine:
+    """The module's touch line as ``DoorHardware`` offers it: a level and its edges."""
+
+    def __init__(self, module) -> None:  # noqa: ANN001
+        self.module, self.listeners = module, []
+
+    def finger_touching(self) -> bool:
+        return self.module.finger is not None
+
+    def on_touch(self, callback) -> None:  # noqa: ANN001
+        self.listeners.append(callback)
+
+    def edge(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
 def test_a_touch_line_gates_scanning_and_lift_and_jobs_run_between_scans() -> None:
     door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"})
     module = door.rig.module
     door.reader = Reader(door.rig.sensor, CREDENTIAL, door.store, door.templates.__getitem__,
                          settings=FAST, version=1, **door.recorder.callbacks(),
-                         touch_level=lambda: 1 if module.finger is None else 0)  # R503: low
+                         touch=TouchLine(module))
     try:
         door.start()
         assert door.scan(sim_finger("f-alice")).match_confirmed
@@ -382,5 +400,23 @@ def test_a_submitted_job_that_fails_on_its_own_terms_is_the_submitters_not_a_rea
         assert door.reader.submit(lambda sensor: sensor.template_count()).result(2.0) == 1
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
         assert door.reader.status.biometric_ready
+    finally:
+        door.close()
+
+
+def test_the_reader_listens_to_the_touch_line_itself_and_scans_at_the_edge() -> None:
+    """The touch edge reaches the reader straight from the GPIO edge (no service or link in
+    between): with the line's fallback poll ten seconds away, the edge alone starts the scan."""
+    door = Door({0: ("f-alice", ACTIVE)}, present={0: "f-alice"})
+    touch = TouchLine(door.rig.module)
+    slow_poll = ReaderSettings(**{**vars(FAST), "touch_poll_s": 10.0})
+    door.reader = Reader(door.rig.sensor, CREDENTIAL, door.store, door.templates.__getitem__,
+                         settings=slow_poll, version=1, **door.recorder.callbacks(), touch=touch)
+    try:
+        door.start()
+        assert len(touch.listeners) == 1  # subscribed at start
+        door.rig.control({"place": sim_finger("f-alice")})
+        touch.edge()
+        assert door.recorder.next("claim", timeout_s=3.0).match_confirmed
     finally:
         door.close()

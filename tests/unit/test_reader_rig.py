@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from doorward.daemon.codec.alarms import Alarm
 from doorward.daemon.codec.bundle import generate_door_keys, seal_template, template_sha256
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.library.slotmap import Slot, SlotMap
@@ -120,9 +121,9 @@ class Recorder:
     def on_status(self, status: Any) -> None:
         self.queues["status"].put(status)
 
-    def on_alarm(self, kind: str, detail: str) -> None:
-        self.alarms.append((kind, detail))
-        self.queues["alarm"].put((kind, detail))
+    def on_alarm(self, alarm: Alarm) -> None:
+        self.alarms.append((alarm.kind.value, alarm.detail))
+        self.queues["alarm"].put((alarm.kind.value, alarm.detail))
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_claim": self.on_claim, "on_lift": self.on_lift,

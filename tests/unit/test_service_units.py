@@ -7,7 +7,6 @@ import os
 import socket
 import sqlite3
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 from doorward.daemon.storage.cache_crypto import create_cache_key
@@ -16,7 +15,6 @@ from doorward.daemon.journal.store import EventJournal
 from doorward.daemon.runtime.notify import Notifier
 from doorward.daemon.commands.events import JournalTail
 from doorward.daemon.commands.migrate import EXIT_NEWER, EXIT_OK, main as migrate
-from doorward.daemon.reader.ring import PATTERNS, RingLed
 from doorward.daemon.storage.status_file import is_live, read_status, write_status
 
 
@@ -86,21 +84,3 @@ def test_the_journal_tail_verifies_the_chain_and_finds_a_broken_record(tmp_path:
         assert "record 2" in tail.broken and "BROKEN" in tail.summary()
 
 
-def test_the_ring_shows_each_decision_then_returns_to_idle() -> None:
-    shown, now = [], [0.0]
-
-    def set_led(*pattern: int) -> Future:
-        shown.append(pattern)
-        done: Future = Future()
-        done.set_result(None)
-        return done
-
-    ring = RingLed(set_led, lambda name: 5.0 if name == "granted" else 30.0, lambda: now[0])
-    ring.on_journal("access_granted", {"reason": "granted"})
-    ring.on_journal("access_denied", {"reason": "waiting_second_person"})
-    ring.on_journal("access_denied", {"reason": "unknown_finger"})
-    ring.on_journal("unlocked", {})
-    now[0] = 1.6
-    ring.tick()
-    assert shown == [PATTERNS["granted"], PATTERNS["waiting"], PATTERNS["denied"],
-                     PATTERNS["idle"]]

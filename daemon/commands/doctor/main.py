@@ -138,7 +138,7 @@ def _check_binding(sensor: Any, password: int, token: bytes) -> Any:
 
 def _clock_synchronised(context: DoctorContext) -> bool | None:
     try:
-        from doorward.daemon.runtime.clock import SystemClock
+        from doorward.daemon.controller.clock import SystemClock
 
         return SystemClock().kernel_synchronised()
     except (ImportError, OSError, AttributeError):
