@@ -51,6 +51,16 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def installed_version() -> str:
+    """The version of the installed distribution: what pip put on this machine."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("doorward")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -63,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "-v" in args[:1] or "--verbose" in args[:1]
     if verbose:
         args = args[1:]
+    if args[:1] in (["--version"], ["-V"]):
+        print(f"doorward {installed_version()}")
+        return 0
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0 if args else 2
