@@ -71,7 +71,8 @@ def _csv_row(event: dict[str, Any]) -> list[str]:
 
 def _query(args: argparse.Namespace, conn, now_s: float) -> event_log.EventQuery:
     def moment(text: str | None, option: str) -> str | None:
-        return None if text is None else utc_text(parse_moment(text, option, now_s=now_s, relative=True))
+        return None if text is None else utc_text(parse_moment(text, option, now_s=now_s, relative=True,
+                                                               end_of_day=option == "--until"))
 
     doors = tuple(i for text in args.door or () for i in event_log.door_ids(conn, text))
     people = tuple(i for text in args.person or () for i in _person_ids(conn, text))
@@ -113,7 +114,7 @@ def parser(name: str, prog: str) -> argparse.ArgumentParser:
         " an offset are the local time of this machine; an age (30m, 12h, 7d, 2w) counts back from now.")
     add_config_option(p)
     p.add_argument("--since", metavar="T", help="from this time on, e.g. 2026-12-03, '2026-12-03 14:00' or 7d")
-    p.add_argument("--until", metavar="T", help="before this time, same forms as --since")
+    p.add_argument("--until", metavar="T", help="before this time, same forms as --since; a date alone includes that day")
     p.add_argument("--door", action="append", metavar="D", help="door or station id or name (may repeat)")
     p.add_argument("--person", action="append", metavar="P", help="person id or name (may repeat)")
     p.add_argument("--limit", type=positive, metavar="N", help=f"only the newest N (default {TABLE_LIMIT}; every one with --csv)")

@@ -31,9 +31,9 @@ def _person(args, ctx) -> None:
 
 def _add_person(args, ctx, now: float) -> None:
     """A visitor's window: the door lets them in from ``--valid-from`` until ``--valid-until``."""
-    window = {key: None if text is None else parse_moment(text, option, now_s=now)
-              for key, option, text in (("valid_from", "--valid-from", args.valid_from),
-                                        ("valid_until", "--valid-until", args.valid_until))}
+    window = {key: None if text is None else parse_moment(text, option, now_s=now, end_of_day=end)
+              for key, option, text, end in (("valid_from", "--valid-from", args.valid_from, False),
+                                             ("valid_until", "--valid-until", args.valid_until, True))}
     with ctx.write() as conn:
         ident = people.create_person(conn, now, actor(), name=args.name, roles=args.role or [], **window)
     print(ident)
@@ -88,7 +88,7 @@ def _person_actions(actions) -> None:
     add.add_argument("--role", action="append", metavar="R", help="e.g. security (may enter under lockdown); may repeat")
     for option, meaning in (("--valid-from", "from"), ("--valid-until", "until")):
         add.add_argument(option, metavar="T", help=f"a visitor's window: let in {meaning} this time, e.g. 2026-12-03"
-                         " or '2026-12-03 17:00' (local time unless it ends in Z or an offset)")
+                         " (a whole day) or '2026-12-03 17:00' (local time unless it ends in Z or an offset)")
     add_action(actions, "list", "everyone, by name", listing=True)
     add_action(actions, "show", "one person: fingers, grants, removals", listing=True).add_argument("person")
     add_action(actions, "delete", "erase: fingers and grants deleted, doors told").add_argument("person")

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 
 UTC = dt.timezone.utc
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 EXAMPLES = "e.g. 2026-12-03, '2026-12-03 14:05', 2026-12-03T13:05:09Z"
@@ -35,10 +36,12 @@ def utc_text(epoch_s: float) -> str:
 
 
 def parse_moment(text: str, option: str, *, now_s: float, zone: dt.tzinfo | None = None,
-                 relative: bool = False) -> float:
+                 relative: bool = False, end_of_day: bool = False) -> float:
     """Epoch seconds of an ISO 8601 date or date and time. Without an offset or ``Z`` it is
     local time in ``zone``. With ``relative``, ``30m``, ``12h``, ``7d`` or ``2w`` mean that
-    long before ``now_s``."""
+    long before ``now_s``. With ``end_of_day`` a bare date is an end, so the day it names is
+    inside: ``--valid-until 2026-12-05`` lets a visitor in all of the 5th, and the moment
+    returned is the next local midnight (the bound is exclusive)."""
     cleaned = text.strip()
     found = RELATIVE.match(cleaned) if relative else None
     if found:
@@ -48,6 +51,8 @@ def parse_moment(text: str, option: str, *, now_s: float, zone: dt.tzinfo | None
     except ValueError:
         accepted = EXAMPLES + (", or an age: 30m, 12h, 7d, 2w" if relative else "")
         raise MomentError(f"{option}: cannot read {text!r} as a time ({accepted})") from None
+    if end_of_day and DATE_ONLY.match(cleaned):
+        moment += dt.timedelta(days=1)  # wall-clock days: a summer-time change day stays whole
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone) if zone else moment.astimezone()
     return moment.timestamp()

@@ -41,6 +41,16 @@ def test_an_age_counts_back_from_now_where_allowed(text, seconds) -> None:
         parse_moment(text, "--valid-from", now_s=MOMENT)  # a visitor's window takes real times
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("2026-12-05", "2026-12-05T23:00:00.000000Z"),  # the 5th is inside: the window ends at the 6th's midnight
+    ("2026-03-29", "2026-03-29T22:00:00.000000Z"),  # a summer-time day is 23 hours long, and whole
+    ("2026-12-05 17:00", "2026-12-05T16:00:00.000000Z"),  # a time is taken as it is
+])
+def test_a_date_alone_as_an_end_includes_the_whole_day(text, expected) -> None:
+    assert utc_text(parse_moment(text, "--valid-until", now_s=0, zone=BERLIN, end_of_day=True)) == expected
+    assert utc_text(parse_moment(text, "--valid-from", now_s=0, zone=BERLIN)) <= expected
+
+
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "03.12.2026", ""])
 def test_an_unreadable_time_names_the_option_and_the_forms_it_takes(text) -> None:
     with pytest.raises(MomentError) as refused:
