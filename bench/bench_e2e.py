@@ -49,19 +49,19 @@ def controller_cpu_ms(directory: Path) -> list[float]:
     from doorward.daemon.controller.clock import FakeClock, TimeTrust
     from doorward.daemon.controller.core import ControllerCore
     from doorward.daemon.journal.store import EventJournal
-    from doorward.daemon.journal.resilient import ResilientJournal
+    from doorward.daemon.journal.door_journal import DoorJournal
     from doorward.daemon.codec.policy import Policy
-    from doorward.daemon.runtime.sinks import ServiceJournal
-    from doorward.daemon.controller.sinks import ManualWallClock, MemoryAlarms
+    from doorward.daemon.runtime.sinks import stamper
+    from doorward.daemon.controller.sinks import MemoryAlarms
     from doorward.drivers.gpio.door import DoorHardware
     from tests.support.access import hit
     from tests.unit.test_controller import WALL, FakeGpio, access_snapshot, hardware_config
 
-    journal = ServiceJournal(ResilientJournal(EventJournal(directory / "journal.db", "door-1")),
-                             TimeTrust(FakeClock(WALL)), "bench")
+    journal = DoorJournal(EventJournal(directory / "journal.db", "door-1"),
+                          stamper(TimeTrust(FakeClock(WALL)), "bench"), max_pending=10_000)
     snapshot = access_snapshot({"unlock_s": 0.01})
     core = ControllerCore(DoorHardware(FakeGpio(time.monotonic), hardware_config().door_pins()), journal, MemoryAlarms(),
-                          ManualWallClock(WALL), Policy(), snapshot)
+                          FakeClock(WALL), Policy(), snapshot)
     core.begin(time.monotonic())
     samples = []
     for _ in range(ACCESSES):

@@ -204,9 +204,18 @@ def test_production_code_imports_nothing_from_the_simulator_or_the_tests() -> No
     assert wrong == []
 
 
+# Open debt (issue 13, "one harness"): bench_e2e.py still drives its door through the tests'
+# SimulatedDoor and FakeGpio until they move into sim/rig. Named here so it cannot grow: any
+# other benchmark, or any new tests module imported by this one, fails.
+BENCH_DEBT = {"bench/bench_e2e.py": {"tests.support.access", "tests.support.daemon", "tests.support.hub",
+                                     "tests.support.server", "tests.unit.test_controller"}}
+
+
 def test_the_benchmarks_import_nothing_from_the_tests() -> None:
     wrong = [f"{rel(path)}: {module}" for path in python_files("bench")
-             for module in imports_of(path) if module.split(".")[0] == "tests"]
+             for module in imports_of(path) if module.split(".")[0] == "tests"
+             and not any(module == owed or module.startswith(owed + ".")
+                         for owed in BENCH_DEBT.get(rel(path), ()))]
     assert wrong == []
 
 
