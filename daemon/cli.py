@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+from collections.abc import Mapping
 
 # group name -> (module, one-line help). Loaded lazily by name.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -42,7 +44,8 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: doorward COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: doorward [-v] COMMAND [ARGS...]", "",
+             "  -v, --verbose  (anywhere) debug logging, HTTP traffic included", "", "commands:"]
     for name, (_, help_text) in sorted(DOOR_COMMANDS.items()):
         lines.append(f"  {name:<14} {help_text}")
     lines += ["", "groups (doorward GROUP --help):"]
@@ -61,25 +64,60 @@ def installed_version() -> str:
         return "0+unknown"
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+# Libraries whose INFO lines are traffic, not events: one per request, long-poll and heartbeat.
+# They log at WARNING unless -v asks for everything.
+CHATTY_LOGGERS = ("httpx", "httpcore", "uvicorn.access")
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+# syslog priorities by logging level: journald reads a "<N>" line prefix as the priority.
+_PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+               logging.CRITICAL: 2}
+
+
+class JournaldFormatter(logging.Formatter):
+    """A line for journald, which stamps its own time: the priority prefix, the logger, the text."""
+
+    def __init__(self) -> None:
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _PRIORITIES.get(record.levelno, 6 if record.levelno < logging.WARNING else 3)
+        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+
+
+def log_formatter(environ: Mapping[str, str]) -> logging.Formatter:
+    """Under systemd (JOURNAL_STREAM set) journald adds the time: none of our own."""
+    if environ.get("JOURNAL_STREAM"):
+        return JournaldFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_logging(verbose: bool, environ: Mapping[str, str] = os.environ) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_formatter(environ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
+def split_verbose(args: list[str]) -> tuple[bool, list[str]]:
+    """``-v``/``--verbose`` anywhere before a ``--``, and the arguments without it."""
+    end = args.index("--") if "--" in args else len(args)
+    kept = [arg for arg in args[:end] if arg not in VERBOSE_FLAGS] + args[end:]
+    return len(kept) != len(args), kept
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in args[:1] or "--verbose" in args[:1]
-    if verbose:
-        args = args[1:]
+    verbose, args = split_verbose(list(sys.argv[1:] if argv is None else argv))
     if args[:1] in (["--version"], ["-V"]):
         print(f"doorward {installed_version()}")
         return 0
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0 if args else 2
-    _configure_logging(verbose)
+    configure_logging(verbose)
     name, rest = args[0], args[1:]
     if name in GROUPS:
         module = importlib.import_module(GROUPS[name][0])

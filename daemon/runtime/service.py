@@ -48,7 +48,7 @@ from doorward.daemon.runtime.build import (
 from doorward.daemon.runtime.link import ModuleLink
 from doorward.daemon.runtime.notify import Notifier
 from doorward.daemon.runtime.sinks import (
-    DeclaredClock, RecentDecisions, ServiceAlarms, read_boot_id, stamper,
+    DecisionLog, DeclaredClock, RecentDecisions, ServiceAlarms, read_boot_id, stamper,
 )
 from doorward.daemon.runtime.status import Liveness, status_document, status_sections
 from doorward.daemon.runtime.storage_watch import StorageWatch
@@ -116,9 +116,11 @@ class DoorService:
             self.config, self.credentials, stamper(self.trust, self.boot_id),
             on_loss=lambda loss: self.alarms.journal_loss(loss),
             on_chain_break=lambda seq, why: self.alarms.chain_break(seq, why))
-        self.alarms = ServiceAlarms(self.journal)
+        door = self.credentials.label if self.credentials else "(unpaired)"
+        self.alarms = ServiceAlarms(self.journal, door)
         self.decisions = RecentDecisions()
         self.journal.listen(self.decisions)
+        self.journal.listen(DecisionLog(door))
 
     def _start_controller(self) -> None:
         declared = self.config.clock.rtc or self.config.clock.assume_synchronised

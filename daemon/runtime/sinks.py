@@ -5,8 +5,8 @@ monotonic time and the boot id), ``ServiceAlarms`` (the ``AlarmSink``: every ala
 listed for the status file and journalled as its ``Alarm.record()``, which the server turns
 into one alarm for its webhook and syslog; ``journal_loss`` and ``journal_chain_break`` are
 the journal's own, already on the record, so they are only logged and listed),
-``DeclaredClock`` (the controller's ``ClockEdge``: synchronised when ``[clock]`` declares an
-RTC or ``assume_synchronised``), ``RecentDecisions`` (the status file's last decisions,
+``DecisionLog`` (one log line per access decision), ``DeclaredClock`` (the controller's
+``ClockEdge``: synchronised when ``[clock]`` declares an RTC or ``assume_synchronised``), ``RecentDecisions`` (the status file's last decisions,
 reason codes only, never user or finger ids) and ``read_boot_id``.
 
 Every method may be called from any thread.
@@ -69,8 +69,8 @@ def stamper(trust: TimeTrust, boot_id: str) -> Callable[[], Stamp]:
 class ServiceAlarms:
     """The controller's and reader's ``AlarmSink``: logged, journalled, remembered."""
 
-    def __init__(self, journal: JournalSink, keep: int = 20) -> None:
-        self._journal = journal
+    def __init__(self, journal: JournalSink, door: str, keep: int = 20) -> None:
+        self._journal, self._door = journal, door
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
         self._lock = threading.Lock()
 
@@ -90,13 +90,29 @@ class ServiceAlarms:
         self._note(AlarmKind.JOURNAL_CHAIN_BREAK.value, f"journal record {seq}: {why}")
 
     def _note(self, kind: str, detail: object) -> None:
-        log.warning("alarm %s: %s", kind, detail)
+        log.warning("alarm %s at door %s: %s", kind, self._door, detail)
         with self._lock:
             self._recent.append({"alarm": kind, "at": utc_text(time.time())})
 
     def recent(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._recent)
+
+
+class DecisionLog:
+    """A journal listener: one INFO line per access decision, naming the door, the opaque user
+    id (never a name: the door knows none), the outcome and the reason code. It is what
+    ``journalctl -u doorward`` shows of the door's work; ignored scans are not decisions."""
+
+    def __init__(self, door: str, logger: logging.Logger = log) -> None:
+        self._door, self._log = door, logger
+
+    def __call__(self, kind: str, detail: dict[str, Any]) -> None:
+        if kind not in ("access_granted", "access_denied"):
+            return
+        outcome = "granted" if kind == "access_granted" else "denied"
+        self._log.info("door %s: %s user=%s reason=%s", self._door, outcome,
+                       detail.get("user") or "-", detail.get("reason"))
 
 
 class RecentDecisions:

@@ -21,7 +21,7 @@ import pwd
 import stat
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -54,6 +54,9 @@ class Credentials:
     module_password: int
     binding_token: str  # hex; written to the module's notepad page 0 when bound
     cache_key: str  # base64 of 32 bytes: the permission cache's AES-256-GCM key
+    # The name the server knows the device by, for log lines; credentials paired before the
+    # server sent it have none, and fall back to the id.
+    device_name: str = ""
 
     def door_key(self) -> X25519PrivateKey:
         return X25519PrivateKey.from_private_bytes(base64.b64decode(self.door_private_key))
@@ -68,6 +71,11 @@ class Credentials:
     def cache_key_bytes(self) -> bytes:
         return base64.b64decode(self.cache_key)
 
+    @property
+    def label(self) -> str:
+        """How log lines name this device: its name and id, or the id alone."""
+        return f"{self.device_name} ({self.device_id})" if self.device_name else self.device_id
+
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
 
@@ -75,10 +83,11 @@ class Credentials:
     def from_json(cls, data: bytes, where: str) -> Credentials:
         try:
             values = json.loads(data)
-            missing = {f.name for f in fields(cls)} - set(values)
+            required = {f.name for f in fields(cls) if f.default is MISSING}
+            missing = required - set(values)
             if missing:
                 raise CredentialError(f"{where}: missing {sorted(missing)}")
-            return cls(**{f.name: values[f.name] for f in fields(cls)})
+            return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
         except (ValueError, TypeError) as error:
             raise CredentialError(f"{where}: not a doorward credential ({error})") from error
 

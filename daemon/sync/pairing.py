@@ -119,6 +119,7 @@ def _credentials(request: PairingRequest, door_key, password: int | None, answer
         door_private_key=base64.b64encode(private_raw).decode(), module_password=password,
         binding_token=binding_token_for(password),
         cache_key=base64.b64encode(os.urandom(32)).decode(),
+        device_name=str(answer.get("name") or ""),
     )  # fmt: skip
 
 

@@ -105,7 +105,10 @@ def run(args: argparse.Namespace, prog: str) -> int:
         tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile}
     port = config.port if args.port is None else args.port
     try:
-        make_server(app, host, port, log_level="info", **tls).run()
+        # One line per request only under -v (the root logger at DEBUG): at INFO the log is
+        # the site's events, not its traffic.
+        access_log = logging.getLogger().isEnabledFor(logging.DEBUG)
+        make_server(app, host, port, log_level="info", access_log=access_log, **tls).run()
     finally:
         lock.release()
     return 0

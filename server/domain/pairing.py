@@ -111,7 +111,7 @@ def _answer(device: sqlite3.Row, token: str, keys: ServerKeys, escrow: bytes | N
         password = keys.data.open(bytes(escrow), password_context(device["id"]))
         recipient = X25519PublicKey.from_public_bytes(request.x25519_public)
         returned = bundle.b64(bundle.seal(password, recipient, bundle.password_context(device["id"])))
-    return {"device_id": device["id"], "kind": device["kind"], "token": token,
+    return {"device_id": device["id"], "kind": device["kind"], "name": device["name"], "token": token,
             "server_key_id": keys.key_id, "server_public_key": bundle.b64(keys.public_raw),
             "server_key_fingerprint": keys.fingerprint, "module_identity": device["module_identity"],
             "module_password_sealed": returned}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import os
 import stat
 from pathlib import Path
@@ -83,3 +85,25 @@ def test_a_malformed_credential_is_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     with pytest.raises(CredentialError, match="missing"):
         load_credentials(path)
+
+
+def test_a_credential_paired_before_the_server_sent_the_door_name_still_loads(tmp_path: Path) -> None:
+    old = json.loads(credentials().to_json())
+    del old["device_name"]
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(old))
+    os.chmod(path, 0o600)
+    loaded = load_credentials(path)
+    assert loaded.device_name == "" and loaded.label == "d-1"
+
+
+def test_the_label_names_the_door_and_its_id() -> None:
+    named = dataclasses.replace(credentials(), device_name="Lab east")
+    assert named.label == "Lab east (d-1)"
+
+
+def test_a_credential_without_a_required_field_is_refused_naming_it(tmp_path: Path) -> None:
+    old = json.loads(credentials().to_json())
+    del old["token"]
+    with pytest.raises(CredentialError, match=r"missing \['token'\]"):
+        Credentials.from_json(json.dumps(old).encode(), "credential.json")
