@@ -8,7 +8,6 @@ Only this module configures logging.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import logging
 import os
@@ -110,7 +109,19 @@ def split_verbose(args: list[str]) -> tuple[bool, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    verbose, args = split_verbose(list(sys.argv[1:] if argv is None else argv))
+    try:
+        code = _dispatch(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`doorward events | head`): what it wanted it has. Point stdout
+        # at /dev/null so that the interpreter's last flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
+
+
+def _dispatch(argv: list[str]) -> int:
+    verbose, args = split_verbose(argv)
     if args[:1] in (["--version"], ["-V"]):
         print(f"doorward {installed_version()}")
         return 0
@@ -128,11 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(importlib.import_module(module_name), function)(rest) or 0)
     print(f"doorward: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
     return 2
-
-
-def parser_for(prog: str, description: str) -> argparse.ArgumentParser:
-    """A parser with doorward's conventions, for subcommands to share."""
-    return argparse.ArgumentParser(prog=prog, description=description)
 
 
 if __name__ == "__main__":

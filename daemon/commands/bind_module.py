@@ -27,12 +27,13 @@ from doorward.daemon.errors import DoorwardError
 from doorward.daemon.storage.module_record import write_bind_request
 from doorward.daemon.storage.status_file import StatusUnavailable, is_live, read_status
 from doorward.drivers.r30x.errors import SensorError
+from doorward.daemon.commands.arguments import parser_for
 
 EXIT_OK, EXIT_FAILED = 0, 2
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="doorward bind-module", description=__doc__.split("\n\n")[0])
+    p = parser_for("doorward bind-module", __doc__)
     p.add_argument("--module-identity", default=None,
                    help="the new module's identity, as `doorward status` shows it in the alarm")
     p.add_argument("--config", type=Path, default=None, help="the door's TOML configuration")

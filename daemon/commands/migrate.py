@@ -15,7 +15,6 @@ that cannot be read, 3 newer schema refused.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sqlite3
 import sys
@@ -25,6 +24,7 @@ from doorward.daemon.storage.cache_schema import MIGRATIONS, open_cache_database
 from doorward.daemon.config.loader import default_config_path, load_config
 from doorward.daemon.errors import DoorwardError
 from doorward.daemon.journal.store import SCHEMA_VERSION, EventJournal
+from doorward.daemon.commands.arguments import parser_for
 
 EXIT_OK, EXIT_FAILED, EXIT_NEWER = 0, 2, 3
 CACHE_NAME, JOURNAL_NAMES = "cache.db", ("journal.db", "journal-unpaired.db")
@@ -94,7 +94,7 @@ def _has_table(connection: sqlite3.Connection, name: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="doorward migrate", description=__doc__.split("\n\n")[0])
+    parser = parser_for("doorward migrate", __doc__)
     parser.add_argument("--state-dir", type=Path, default=None, help="the state directory")
     parser.add_argument("--config", type=Path, default=None, help="the door's TOML configuration")
     args = parser.parse_args(argv)

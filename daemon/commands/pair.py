@@ -29,10 +29,11 @@ from doorward.daemon.sync.pairing import PairingRequest, pair
 from doorward.drivers.r30x.errors import ModuleRejected, PortLost, SensorError
 from doorward.drivers.r30x.protocol import Confirmation
 from doorward.drivers.r30x.sensor import R30xSensor
+from doorward.daemon.commands.arguments import parser_for
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="doorward pair", description=__doc__.split("\n\n")[0])
+    p = parser_for("doorward pair", __doc__)
     p.add_argument("--server", required=True, help="the server's URL (https, or http to loopback)")
     p.add_argument("--code", required=True, help="the one-time pairing code from the admin")
     p.add_argument("--fingerprint", required=True, help="the server key's fingerprint from the admin")

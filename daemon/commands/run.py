@@ -12,7 +12,6 @@ makes the relay safe and systemd restarts it); 2 bad configuration or usage.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from doorward.daemon.config.loader import CONFIG_PATH_ENV, default_config_path, load_config
 from doorward.daemon.errors import ConfigError
+from doorward.daemon.commands.arguments import parser_for
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ EXIT_OK, EXIT_START_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 
 def parse_args(argv: list[str]) -> Path:
-    parser = argparse.ArgumentParser(prog="doorward run", description=__doc__.split("\n\n")[0])
+    parser = parser_for("doorward run", __doc__)
     parser.add_argument("--config", type=Path, default=None,
                         help=f"configuration file (default: ${CONFIG_PATH_ENV}, "
                              "else /etc/doorward/doorward.toml)")

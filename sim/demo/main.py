@@ -22,10 +22,11 @@ from pathlib import Path
 
 from doorward.sim.rig.processes import DemoError, raise_on_sigterm
 from doorward.sim.demo.timeline import Timeline
+from doorward.daemon.commands.arguments import parser_for
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="doorward demo", description=__doc__.split("\n\n")[0])
+    p = parser_for("doorward demo", __doc__)
     p.add_argument("--json", action="store_true", help="print the timeline as JSON lines")
     p.add_argument("--interactive", action="store_true",
                    help="after the day, keep running and place fingers from the terminal")

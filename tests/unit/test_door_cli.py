@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import re
 from importlib.metadata import version
 
 from doorward.daemon import cli
+from doorward.daemon.commands.arguments import plain_help
 
 
 def test_version_names_the_installed_distribution(capsys) -> None:
@@ -59,3 +63,39 @@ def test_http_traffic_is_quiet_unless_verbose() -> None:
         root.setLevel(saved[1])
         for name in cli.CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def _help_of(argv: list[str], capsys) -> str:  # noqa: ANN001
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
+def test_every_command_and_group_has_plain_text_help(capsys) -> None:
+    """No reST markup (``x``) in any help text: help is read on a terminal, not rendered."""
+    names = [[name, "--help"] for name in cli.DOOR_COMMANDS] + [[name, "--help"] for name in cli.GROUPS]
+    names.append(["--help"])
+    for argv in names:
+        text = _help_of(argv, capsys)
+        assert "usage:" in text, (argv, text)
+        assert "``" not in text, (argv, text)
+
+
+def test_plain_help_keeps_the_first_paragraph_and_drops_literal_marks() -> None:
+    assert plain_help("``make demo`` runs it.\n\nMore.") == "make demo runs it."
+    assert plain_help(None) == ""
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`doorward ... | head`: output to a closed pipe is no error, and no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from doorward.daemon import cli; "
+         "sys.exit(cli.main(['--help']))"],
+        stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=30)
+    os.close(write_end)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
