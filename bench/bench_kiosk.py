@@ -15,12 +15,12 @@
 
 from __future__ import annotations
 
-import socket
 import statistics
 import threading
 import time
 
 from bench.bench_reconcile import CountingTransport
+from doorward.sim.rig.processes import free_port
 from doorward.drivers.r30x.protocol import Command, Confirmation, Deframer, PacketType
 from doorward.drivers.r30x.sensor import R30xSensor
 from doorward.enrol.plan import plan_for
@@ -106,7 +106,7 @@ def update_figures() -> dict[str, float]:
 
     from doorward.enrol.kiosk.app import KioskSettings, create_app
     from doorward.server.api.embedded import serve_in_thread
-    port = _free_port()
+    port = free_port()
     app = create_app(None, KioskSettings(port, "http://127.0.0.1:9", "k_bench"))  # type: ignore[arg-type]
     with serve_in_thread(app, port=port) as (url, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -130,12 +130,6 @@ def update_figures() -> dict[str, float]:
     print(f"page updates: {len(latencies)} events, p50 {statistics.median(latencies):.1f} ms, "
           f"p95 {p95:.1f} ms")
     return {"kiosk.update_p95_ms": round(p95, 1), "kiosk.update_p50_ms": round(statistics.median(latencies), 1)}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run() -> dict[str, float]:

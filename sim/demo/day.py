@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from doorward.sim.rig.door import DemoDoor
-from doorward.sim.rig.processes import DemoError, wait_for
+from doorward.sim.rig.processes import DemoError, wait_until
 from doorward.sim.rig.site import DURESS_FINGER, PEOPLE, DemoSite
 
 ALARM_DEADLINE_S = 5.0  # promise 17: alarms leave the server within 5 s
@@ -39,7 +39,7 @@ def _scan(site: DemoSite, door: DemoDoor, person: str, finger: str | None = None
     before = door.relay_openings()
     decision = door.scan(finger or _finger(person))
     if decision["kind"] == "access_granted":  # the relay's pulse is already under way
-        wait_for(lambda: door.relay_openings() > before, 3, f"{door.name}: the relay")
+        wait_until(lambda: door.relay_openings() > before, 3, f"{door.name}: the relay")
     return {**decision, "relay_openings": door.relay_openings() - before}
 
 
@@ -159,7 +159,7 @@ def _confirmed_removals(site: DemoSite, door: DemoDoor, person_id: str) -> list[
         mine = [r for r in rows if r["user_id"] == person_id]
         done = mine and all(r["cache_confirmed_at"] and r["module_confirmed_at"] for r in mine)
         return mine if done else []
-    return wait_for(confirmed, 10, f"{door.name}: removal confirmed to the server", 0.2)
+    return wait_until(confirmed, 10, f"{door.name}: removal confirmed to the server", 0.2)
 
 
 def forced_door(site: DemoSite) -> None:

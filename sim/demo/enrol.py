@@ -21,7 +21,7 @@ from pathlib import Path
 from doorward.daemon.storage.credentials import load_credentials
 from doorward.drivers.r30x.sensor import R30xSensor
 from doorward.sim.rig.door import _one_request
-from doorward.sim.rig.processes import DemoError, ProcessGroup, doorward_argv, run_doorward, wait_for
+from doorward.sim.rig.processes import DemoError, ProcessGroup, doorward_argv, run_doorward, wait_until
 from doorward.sim.rig.server import Account
 
 STATION_TOML = """\
@@ -56,7 +56,7 @@ class KioskStation:
         self.processes.start("kiosk-module", doorward_argv(
             "sim", "module", "--model", "r503", "--link", str(self.link),
             "--control", self.control_socket, "--seed", str(self.seed)))  # fmt: skip
-        wait_for(lambda: self.link.exists() and Path(self.control_socket).exists(), 10,
+        wait_until(lambda: self.link.exists() and Path(self.control_socket).exists(), 10,
                  "the kiosk's module simulator")  # fmt: skip
         self.config_path.write_text(STATION_TOML.format(
             link=self.link, credential=self.credential, state_dir=self.directory / "state"))

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from doorward.daemon.storage.status_file import StatusUnavailable, read_status
 from doorward.drivers.gpio.hubwire import HubConnection
-from doorward.sim.rig.processes import ProcessGroup, doorward_argv, run_doorward, wait_for
+from doorward.sim.rig.processes import ProcessGroup, doorward_argv, run_doorward, wait_until
 
 RELAY, CONTACT, EXIT, FIRE, TOUCH, POWER = 17, 27, 22, 23, 5, 16
 QUIET_INPUTS = {CONTACT: 0, EXIT: 1, FIRE: 0}  # door shut, button up, no fire alarm
@@ -95,14 +95,14 @@ class DemoDoor:
         for line in FIRMWARE_LINES:
             hub += ["--firmware-line", line]
         self.processes.start(f"{self.key}-hub", hub)
-        wait_for(lambda: Path(self.hub_socket).exists(), 10, f"{self.name}: the hub")
+        wait_until(lambda: Path(self.hub_socket).exists(), 10, f"{self.name}: the hub")
         for pin, level in QUIET_INPUTS.items():
             self.hub({"drive": {"pin": pin, "value": level}})
         self.processes.start(f"{self.key}-module", doorward_argv(
             "sim", "module", "--model", "r503", "--link", str(self.link), "--control",
             self.control_socket, "--hub", self.hub_socket, "--touch-pin", str(TOUCH),
             "--power-pin", str(POWER), "--seed", str(self.seed)))  # fmt: skip
-        wait_for(lambda: self.link.exists() and Path(self.control_socket).exists(), 10,
+        wait_until(lambda: self.link.exists() and Path(self.control_socket).exists(), 10,
                  f"{self.name}: the module simulator")  # fmt: skip
         self.write_config()
 
@@ -133,7 +133,7 @@ class DemoDoor:
 
     def wait_locked(self, timeout_s: float = 5.0) -> None:
         """Until the relay is back at rest: the next person comes after the door closed."""
-        wait_for(lambda: not self.relay_energised(), timeout_s, f"{self.name}: relay at rest")
+        wait_until(lambda: not self.relay_energised(), timeout_s, f"{self.name}: relay at rest")
 
     # ---- pairing and the daemon ----
 
@@ -164,7 +164,7 @@ class DemoDoor:
             status = self.status()
             running = status is not None and status.get("state") == "running"
             return status if running and predicate(status) else None
-        return wait_for(check, timeout_s, f"{self.name}: {what}")
+        return wait_until(check, timeout_s, f"{self.name}: {what}")
 
     def wait_ready(self, timeout_s: float = 30.0) -> dict:
         """Running, a bundle applied and the module reconciled to it: scans are answered."""

@@ -130,15 +130,22 @@ class ProcessGroup:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str,
-             interval_s: float = 0.05) -> Any:  # fmt: skip
+class WaitTimeout(DemoError):
+    """A condition that did not come true in time (the demo's, a test's, a benchmark's)."""
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, what: str = "the condition",
+               interval_s: float = 0.02) -> Any:  # fmt: skip
+    """The predicate's first truthy value, polled every ``interval_s``; ``WaitTimeout`` naming
+    ``what`` if it stays false for ``timeout_s``. The one polling wait of the demo, the tests
+    and the benchmarks."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise DemoError(f"{what}: not within {timeout_s} s")
+            raise WaitTimeout(f"{what}: not within {timeout_s} s")
         time.sleep(interval_s)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from doorward.sim.rig.processes import DemoError, ProcessGroup, checked, doorward_argv, free_port, \
-    run_doorward, wait_for  # fmt: skip
+    run_doorward, wait_until  # fmt: skip
 
 SERVER_TOML = """\
 # The demo's server: see docs/server.md. Lab settings: never in production.
@@ -87,7 +87,7 @@ class DemoServer:
         argv = doorward_argv("server", "run", "--config", str(self.config_path),
                              "--host", "127.0.0.1", "--port", str(self.port))
         self.processes.start("server", argv)
-        wait_for(self._healthy, START_TIMEOUT_S, "the server answering /health")
+        wait_until(self._healthy, START_TIMEOUT_S, "the server answering /health")
 
     def stop(self) -> None:
         self.processes.stop("server")

@@ -20,7 +20,7 @@ import httpx
 
 from doorward.sim.rig.door import DemoDoor
 from doorward.sim.demo.enrol import KioskStation
-from doorward.sim.rig.processes import DemoError, ProcessGroup, checked, wait_for
+from doorward.sim.rig.processes import DemoError, ProcessGroup, checked, wait_until
 from doorward.sim.rig.server import Account, DemoServer
 from doorward.sim.demo.timeline import Timeline
 from doorward.sim.rig.webhook import WebhookReceiver
@@ -203,7 +203,7 @@ class DemoSite:
             reconciled = status.get("versions", {}).get("reconciled")
             fresh = issued is not None and issued > above and reconciled == issued
             return issued if fresh else None
-        return wait_for(in_sync, timeout_s, f"{door.name} in sync with the server", 0.1)
+        return wait_until(in_sync, timeout_s, f"{door.name} in sync with the server", 0.1)
 
 
 def module_identity(link: Path) -> str:

@@ -3,7 +3,7 @@
 Owns ``WebhookReceiver``: it accepts the server's ``POST`` of each alarm, checks the
 ``X-Doorward-Signature`` HMAC (constant-time) and the timestamp's age as docs/server.md asks
 of any receiver, records the alarm with its arrival time (``time.monotonic()``), and answers
-204, or 401 for a bad signature. ``wait_for(kind, device_id)`` returns the first matching
+204, or 401 for a bad signature. ``wait_until(kind, device_id)`` returns the first matching
 alarm that arrived after a given moment. Standard library only.
 """
 

@@ -13,7 +13,7 @@ import pytest
 from doorward.daemon.storage.status_file import read_status
 from doorward.server.clock import ManualClock
 from tests.support.daemon import (
-    POWER, RELAY, UNLOCK_S, SimulatedDoor, door_factory, wait_for,  # noqa: F401 (fixture)
+    POWER, RELAY, UNLOCK_S, SimulatedDoor, door_factory, wait_until,  # noqa: F401 (fixture)
 )
 from tests.support.server import running_server
 
@@ -77,7 +77,7 @@ def test_status_sync_and_no_listening_socket(ready_door: SimulatedDoor) -> None:
     status = door.doorward("status")
     assert status.returncode == 0 and "running" in status.stdout, status.stdout + status.stderr
     assert door.doorward("sync").returncode == 0
-    wait_for(lambda: "sync requested" in door.log_text(), 5, "SIGUSR1 handled")
+    wait_until(lambda: "sync requested" in door.log_text(), 5, "SIGUSR1 handled")
     assert listening_sockets(door.process.pid) == []
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from doorward.server.clock import ManualClock
 from tests.support.daemon import (
-    EXIT, RELAY, SimulatedDoor, door_factory, wait_for,  # noqa: F401 (fixture)
+    EXIT, RELAY, SimulatedDoor, door_factory, wait_until,  # noqa: F401 (fixture)
 )
 from tests.support.server import running_server
 
@@ -97,7 +97,7 @@ def test_notify_watchdog_stall_and_sigterm_within_a_second(door_factory) -> None
     door = door_factory()  # no credential: the door runs degraded, its exit button works
     notify = NotifySocket(door.directory / "notify.sock")
     door.start(env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"})
-    wait_for(lambda: any(m.startswith("READY=1") for m in notify.collect(0.2)), 15, "READY=1")
+    wait_until(lambda: any(m.startswith("READY=1") for m in notify.collect(0.2)), 15, "READY=1")
     assert notify.pings(2.0) >= 3
     door.hub.control.fault("stall")  # every GPIO call now hangs until its deadline
     notify.collect(3.5)  # the GPIO read-back goes stale within watchdog_stale_s (3 s)

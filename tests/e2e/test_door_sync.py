@@ -32,7 +32,7 @@ import pytest
 from doorward.daemon.storage.credentials import load_credentials, write_credentials
 from doorward.server.clock import ManualClock
 from tests.support.daemon import (
-    SimulatedDoor, door_factory, module_identity, stop_daemon, wait_for,  # noqa: F401 (fixture)
+    SimulatedDoor, door_factory, module_identity, stop_daemon, wait_until,  # noqa: F401 (fixture)
 )
 from tests.support.server import running_server
 from tests.unit.test_reader_rig import enrolled_template
@@ -115,12 +115,12 @@ def test_a_revocation_is_denied_within_5_s_with_the_default_sync_interval(door_f
     # sync interval now waits that long, a long-poll is already held again.
     first = applied(door)
     enrol(door, "f-bob")
-    wait_for(lambda: (applied(door) or 0) > first, 60, "the door applying the new grant")
+    wait_until(lambda: (applied(door) or 0) > first, 60, "the door applying the new grant")
     door.wait_ready(30)
     version = applied(door)
     started = time.monotonic()
     revoke(door, alice)
-    wait_for(lambda: (applied(door) or 0) > version, 30, "the door applying the revocation")
+    wait_until(lambda: (applied(door) or 0) > version, 30, "the door applying the revocation")
     elapsed_s = time.monotonic() - started
     denied = scan(door, "f-alice")
     assert denied["kind"] == "access_denied", denied
@@ -159,25 +159,25 @@ def test_a_revocation_lost_to_a_full_disk_is_applied_once_space_returns(door_fac
     fill_disk(door)
     try:
         revoke(door, alice)
-        target = wait_for(lambda: (door_record(door)["bundle_version"] or 0) > version and
+        target = wait_until(lambda: (door_record(door)["bundle_version"] or 0) > version and
                           door_record(door)["bundle_version"], 10, "the server issuing the revocation")
-        behind = wait_for(lambda: (record := door_record(door))["heartbeat"] and
+        behind = wait_until(lambda: (record := door_record(door))["heartbeat"] and
                           record["heartbeat"].get("apply_error") and record, 20,
                           "the server seeing the door behind, and why")
         assert behind["applied_version"] == version < target  # "door behind", at the server
-        wait_for(lambda: storage_alarms(door), 20, "the server's door_storage alarm")
+        wait_until(lambda: storage_alarms(door), 20, "the server's door_storage alarm")
         time.sleep(5.0)  # the disk stays full while the door retries: still one alarm
         assert [a["state"] for a in storage_alarms(door)] == ["open"]
         door.check_alive()
     finally:
         free_disk(door)
     started = time.monotonic()
-    wait_for(lambda: applied(door) == target, 20, "the revocation applied after space returned")
+    wait_until(lambda: applied(door) == target, 20, "the revocation applied after space returned")
     applied_after_s = time.monotonic() - started
     assert scan(door, "f-alice")["kind"] == "access_denied"
-    wait_for(lambda: [a["state"] for a in storage_alarms(door)] == ["cleared"], 20,
+    wait_until(lambda: [a["state"] for a in storage_alarms(door)] == ["cleared"], 20,
              "the door_storage alarm cleared")
-    storage = wait_for(lambda: len(found := [e["detail"]["state"] for e in journal(door)
+    storage = wait_until(lambda: len(found := [e["detail"]["state"] for e in journal(door)
                                              if e["kind"] == "storage"]) >= 2 and found, 10,
                        "the door journalling the storage incident and its end")
     assert storage == ["trouble", "well"]  # the first written only once the disk took it
@@ -259,7 +259,7 @@ def test_an_attacker_answering_every_poll_gets_one_refusal_and_one_alarm(door_fa
     point_at(door, forger)
     door.start()
     door.wait_status(lambda s: True, 20, "the daemon running behind the forger")
-    wait_for(lambda: Forger.polls >= 2, 20, "the forger answering polls")
+    wait_until(lambda: Forger.polls >= 2, 20, "the forger answering polls")
     time.sleep(5.0)  # the issue saw 82 refusals and 82 alarms in 5 s
     events = journal(door)
     refused = [e for e in events if e["kind"] == "bundle_refused"]

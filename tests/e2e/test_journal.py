@@ -17,7 +17,7 @@ import pytest
 
 from doorward.daemon.storage.credentials import load_credentials, write_credentials
 from doorward.server.clock import ManualClock
-from tests.support.daemon import CONTACT, SimulatedDoor, door_factory, wait_for  # noqa: F401
+from tests.support.daemon import CONTACT, SimulatedDoor, door_factory, wait_until  # noqa: F401
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.serial_timing
@@ -86,14 +86,14 @@ def test_a_deleted_and_a_corrupted_record_stop_nothing(door_factory, server) -> 
     write_credentials(paired, door.credential)
     started = time.monotonic()
     start(door)
-    losses = wait_for(lambda: len(alarms(server, door, "journal_loss")) == 2
+    losses = wait_until(lambda: len(alarms(server, door, "journal_loss")) == 2
                       and alarms(server, door, "journal_loss"), SYNC_INTERVAL_S, "loss alarms")
     assert time.monotonic() - started < SYNC_INTERVAL_S
     named = sorted((a["detail"]["from_seq"], a["detail"]["to_seq"], a["detail"]["reason"])
                    for a in losses)
     assert named == sorted([(deleted, deleted, "missing"), (corrupted, corrupted, "unreadable")])
     forced_opening(door)  # later events still arrive
-    forced = wait_for(lambda: alarms(server, door, "forced"), 10, "the forced alarm")
+    forced = wait_until(lambda: alarms(server, door, "forced"), 10, "the forced alarm")
     status = door.wait_status(lambda s: s["sync"]["online"], 10, "online")
     assert status["sync"]["last_error"] is None
     assert "journal_loss" in {alarm["alarm"] for alarm in status["recent_alarms"]}
@@ -119,7 +119,7 @@ def test_a_wiped_journal_is_declared_and_later_events_arrive(door_factory, serve
         journal.with_name(journal.name + side).unlink(missing_ok=True)
     started = time.monotonic()
     start(door)
-    [loss] = wait_for(lambda: alarms(server, door, "journal_loss"), SYNC_INTERVAL_S, "loss alarm")
+    [loss] = wait_until(lambda: alarms(server, door, "journal_loss"), SYNC_INTERVAL_S, "loss alarm")
     assert time.monotonic() - started < SYNC_INTERVAL_S
     detail = loss["detail"]
     assert (detail["journal_id"], detail["from_seq"], detail["to_seq"], detail["reason"]) == \
@@ -129,7 +129,7 @@ def test_a_wiped_journal_is_declared_and_later_events_arrive(door_factory, serve
     # server says how much of the declared range it holds after all.
     assert detail["server_holds"] == detail["server_last_seq"] - acked >= 0
     forced_opening(door)
-    wait_for(lambda: alarms(server, door, "forced"), 10, "the forced alarm")
+    wait_until(lambda: alarms(server, door, "forced"), 10, "the forced alarm")
     time.sleep(1.0)
     assert len(alarms(server, door, "journal_loss")) == 1  # not a second, undeclared one
 
@@ -152,7 +152,7 @@ def test_one_forced_opening_and_one_housing_open_close_give_one_alarm_each(
         found = alarms(server, door, "forced") + alarms(server, door, "tamper")
         return len(found) >= 2 and all(a["ended_at"] is not None for a in found)
 
-    wait_for(ended, 10, "both alarms raised and ended")
+    wait_until(ended, 10, "both alarms raised and ended")
     time.sleep(1.0)  # a duplicate would have arrived with the same batches
     forced, tamper = alarms(server, door, "forced"), alarms(server, door, "tamper")
     assert len(forced) == 1 and len(tamper) == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from doorward.server.clock import ManualClock
-from tests.support.daemon import CONTACT, door_factory, stop_daemon, wait_for  # noqa: F401
+from tests.support.daemon import CONTACT, door_factory, stop_daemon, wait_until  # noqa: F401
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.serial_timing
@@ -35,14 +35,14 @@ def test_the_journal_shows_each_decision_and_alarm_and_no_http_traffic(door_fact
     door.wait_ready(30)
     label = f"Lab door \\({door.door_id}\\)"
     door.place("f-alice")
-    wait_for(lambda: lines(door.log_text(), "granted user="), 5, "the granted line")
+    wait_until(lambda: lines(door.log_text(), "granted user="), 5, "the granted line")
     door.lift()
     door.place("f-stranger")
-    wait_for(lambda: lines(door.log_text(), "denied user="), 5, "the denied line")
+    wait_until(lambda: lines(door.log_text(), "denied user="), 5, "the denied line")
     door.lift()
     time.sleep(2.0)  # the unlock ends: the next opening is forced
     door.hub.control.drive(CONTACT, 1)
-    wait_for(lambda: lines(door.log_text(), "alarm forced_open"), 5, "the alarm line")
+    wait_until(lambda: lines(door.log_text(), "alarm forced_open"), 5, "the alarm line")
     door.hub.control.drive(CONTACT, 0)
     stop_daemon(door)
     text = door.log_text()

@@ -18,7 +18,7 @@ from doorward.daemon.storage.module_record import BIND_REQUEST, MODULE_RECORD
 from doorward.drivers.r30x.sensor import R30xSensor
 from doorward.server.clock import ManualClock
 from tests.support.daemon import (
-    SimulatedDoor, door_factory, module_identity, stop_daemon, wait_for,  # noqa: F401 (fixture)
+    SimulatedDoor, door_factory, module_identity, stop_daemon, wait_until,  # noqa: F401 (fixture)
 )
 from tests.support.server import running_server
 
@@ -60,7 +60,7 @@ def test_a_fresh_module_found_at_start_gets_nothing_until_bind_module(
                             20, "the tamper hold")  # fmt: skip
     assert not held["reader"]["biometric_ready"]
     assert "doorward bind-module" in held["reader"]["detail"]
-    wait_for(lambda: 'alarm="tamper"' in journal(door), 10, "the tamper alarm journalled")
+    wait_until(lambda: 'alarm="tamper"' in journal(door), 10, "the tamper alarm journalled")
     module = door.module({"state": True})
     assert module["library"]["occupied"] == [] and module["password_set"] is False
     assert not {"DOWN_CHAR", "STORE", "SET_PWD", "WRITE_NOTEPAD"} & set(module["commands_received"])

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from doorward.sim.rig.processes import DemoError, doorward_argv, free_port, run_doorward, wait_for
+from doorward.sim.rig.processes import DemoError, doorward_argv, free_port, run_doorward, wait_until
 from doorward.sim.rig.site import DURESS_FINGER, ENROLLER, PEOPLE, DemoSite
 from tests.support.e2e import site_fixture
 
@@ -27,7 +27,7 @@ def site(built_site: DemoSite) -> DemoSite:
     start_kiosk(built_site)
     started = time.monotonic()
     for door in built_site.doors:
-        wait_for(lambda door=door: server_sees_in_sync(built_site, door), FIRST_REPORT_WAIT_S,
+        wait_until(lambda door=door: server_sees_in_sync(built_site, door), FIRST_REPORT_WAIT_S,
                  f"the server seeing {door.name} in sync", 0.1)  # fmt: skip
     built_site.first_report_s = time.monotonic() - started
     return built_site
@@ -98,7 +98,7 @@ def test_a_revocation_is_confirmed_per_door_within_5_s(site: DemoSite) -> None:
     started = time.monotonic()
     site.server.cli("revoke", grant)
     path = f"/api/v1/doors/{site.lobby.door_id}/removals"
-    rows = wait_for(lambda: removals_confirmed(site, path, site.ids["carol"]), WITHIN_S,
+    rows = wait_until(lambda: removals_confirmed(site, path, site.ids["carol"]), WITHIN_S,
                     "the lobby door confirming removal from cache and module", 0.1)  # fmt: skip
     assert time.monotonic() - started < WITHIN_S
     assert len(rows) == 1
@@ -172,7 +172,7 @@ def test_erasure_is_confirmed_by_every_door(site: DemoSite) -> None:
         return rows if {r["device_id"] for r in rows} >= every_device else []
 
     try:
-        rows = wait_for(confirmed_everywhere, FIRST_REPORT_WAIT_S,
+        rows = wait_until(confirmed_everywhere, FIRST_REPORT_WAIT_S,
                         "every device confirming the erasure", 0.2)  # fmt: skip
     except DemoError:
         raise AssertionError(site.admin().get(f"/api/v1/people/{carol}/removals").json()) from None
@@ -190,5 +190,5 @@ def start_kiosk(site: DemoSite) -> None:
     port = free_port()
     site.processes.start("kiosk-serve", doorward_argv(
         "kiosk", "serve", "--port", str(port), "--config", str(site.kiosk.config_path)))
-    wait_for(lambda: "kiosk ready" in site.processes.tail("kiosk-serve", 200)
+    wait_until(lambda: "kiosk ready" in site.processes.tail("kiosk-serve", 200)
              or site.processes.check_alive("kiosk-serve"), 30, "the kiosk serving")

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from doorward.sim.rig.processes import checked, wait_for
+from doorward.sim.rig.processes import checked
 from doorward.sim.rig.site import PEOPLE, DemoSite
 from tests.support.e2e import site_fixture
 

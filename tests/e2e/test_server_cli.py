@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,17 +31,27 @@ def cli(config: Path, *args: str, stdin: str = "", check: bool = True) -> subpro
     return result
 
 
-def start_server(config: Path) -> tuple[subprocess.Popen, str]:
+def start_server(config: Path, within_s: float = 20.0) -> tuple[subprocess.Popen, str]:
+    """``server run`` on a free port, and the address it says it is running on. Its stderr is
+    read on a thread for the whole run: the deadline holds if the line never comes, and a full
+    pipe never blocks the server."""
     process = subprocess.Popen([sys.executable, "-m", "doorward.server.cli.main", "run", "--config", str(config),
                                 "--host", "127.0.0.1", "--port", "0"], cwd=ROOT,
                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 20
-    for line in process.stderr:
-        found = re.search(r"running on http://127\.0\.0\.1:(\d+)", line)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + within_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            seen.append(lines.get(timeout=left))
+        except queue.Empty:
+            break
+        found = re.search(r"running on http://127\.0\.0\.1:(\d+)", seen[-1])
         if found:
             return process, f"http://127.0.0.1:{found.group(1)}"
-        assert time.monotonic() < deadline
-    raise AssertionError("server did not start")
+    process.kill()
+    raise AssertionError(f"server run printed no address within {within_s} s:\n{''.join(seen)}")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from doorward.enrol.kiosk.guard import COOKIE
-from tests.support.kiosk import ADMIN_PASSWORD, EventFollower, KioskRig, kiosk_rig, wait_for
+from tests.support.kiosk import ADMIN_PASSWORD, EventFollower, KioskRig, kiosk_rig, wait_until
 
 ALICE, BOB = "alice/right-index", "bob/right-index"
 
@@ -121,7 +121,7 @@ def test_every_screen_from_sign_in_to_sent_with_live_progress(rig: KioskRig) -> 
     assert view["notice"]["key"] == "consent_missing" and view["screen"] == "consent"
     assert browser.act("consent", reference="form 7")["view"]["screen"] == "finger"
     assert browser.act("finger", finger="right-index")["view"]["screen"] == "capturing"
-    wait_for(lambda: browser.state()["screen"] == "finger")
+    wait_until(lambda: browser.state()["screen"] == "finger")
     view = browser.state()
     assert view["notice"]["key"] == "finger_done" and view["captured"] == ["right-index"]
     keys = follower.keys()
@@ -141,7 +141,7 @@ def test_a_duplicate_is_refused_and_named_only_in_the_operator_notes(rig: KioskR
     browser.act("person", name="Bob Again")
     browser.act("consent", reference="form 8")
     browser.act("finger", finger="right-index")
-    wait_for(lambda: browser.state()["screen"] == "finger")
+    wait_until(lambda: browser.state()["screen"] == "finger")
     view = browser.state()
     assert view["notice"]["key"] == "duplicate" and "Bob" not in view["notice"]["text"]
     note = next(note for note in view["operator_notes"] if "Bob" in note)
@@ -171,7 +171,7 @@ def test_two_idle_minutes_sign_the_operator_out(tmp_path: Path) -> None:
     with kiosk_rig(tmp_path, enrolled=(), idle_timeout_s=0.5) as rig:
         browser = Browser(rig)
         browser.sign_in()
-        view = wait_for(lambda: (v := browser.state())["screen"] == "signed_out" and v)
+        view = wait_until(lambda: (v := browser.state())["screen"] == "signed_out" and v)
         assert view["notice"]["key"] == "idle_signed_out"
         assert browser.post("person", name="Late").status_code == 401
         assert not [p for p in rig.people() if p["name"] == "Late"]
@@ -209,7 +209,7 @@ def test_an_admin_sets_an_existing_persons_window_and_a_duress_finger(rig: Kiosk
     view = browser.act("consent", reference="form 10", valid_from=starts, valid_until=ends)["view"]
     assert view["screen"] == "finger" and view["window"] == {"valid_from": starts, "valid_until": ends}
     browser.act("finger", finger="left-index", duress=True)
-    wait_for(lambda: browser.state()["captured"] == ["left-index"])
+    wait_until(lambda: browser.state()["captured"] == ["left-index"])
     assert browser.state()["duress"] == ["left-index"] and follower.placements == 5
     assert browser.act("finish")["view"]["notice"]["key"] == "sent"
     record = rig.admin.get(f"/api/v1/people/{dora}").json()

@@ -68,7 +68,7 @@ def test_second_client_after_first_closes_and_no_busy_loop(bridge) -> None:
     first.transport.close()
     cpu_before = time.process_time()
     idle = time.monotonic()
-    assert not wait_until(lambda: False, 0.3)  # the bridge idles with no client attached
+    time.sleep(0.3)  # the bridge idles with no client attached
     busy_s = time.process_time() - cpu_before
     assert busy_s < 0.15 * (time.monotonic() - idle) + 0.05
     second = open_host(path)

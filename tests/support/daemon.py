@@ -24,13 +24,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from doorward.sim.rig.processes import wait_until  # noqa: F401 (re-exported for the tests)
 from doorward.daemon.storage.credentials import write_credentials
 from doorward.daemon.commands.pair import bind_and_record
 from doorward.daemon.sync.pairing import PairingRequest, pair
@@ -124,18 +124,8 @@ def start_module(jar: ProcessJar, directory: Path, hub: RunningHub, realtime: bo
          "--power-pin", str(POWER), "--seed", "5", *(["--realtime"] if realtime else [])],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     jar.helpers.append(process)
-    wait_for(lambda: link.exists() and Path(control).exists(), 10, "the module simulator")
+    wait_until(lambda: link.exists() and Path(control).exists(), 10, "the module simulator")
     return link, control
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
 
 
 @dataclass
@@ -233,7 +223,7 @@ class SimulatedDoor:
             status = self.status()
             return status if status and status.get("state") == "running" and predicate(status) \
                 else None
-        return wait_for(check, timeout_s, f"{what} (log: {self.log_text()[-3000:]})")
+        return wait_until(check, timeout_s, f"{what} (log: {self.log_text()[-3000:]})")
 
     def wait_ready(self, timeout_s: float = 20.0) -> dict:
         """Running, the bundle applied and the module reconciled to it: scans are answered."""

@@ -14,7 +14,7 @@ from doorward.drivers.r30x.protocol import Deframer, Packet, PacketType, encode_
 Responder = Callable[[Packet], bytes]
 
 
-class FakeClock:
+class FakeMonotonic:
     def __init__(self) -> None:
         self.now = 1000.0
 
@@ -29,9 +29,9 @@ def ack(code: int = 0, params: bytes = b"") -> bytes:
 class ScriptedTransport:
     name = "scripted"
 
-    def __init__(self, responder: Responder, clock: FakeClock | None = None) -> None:
+    def __init__(self, responder: Responder, clock: FakeMonotonic | None = None) -> None:
         self.responder = responder
-        self.clock = clock or FakeClock()
+        self.clock = clock or FakeMonotonic()
         self.inbox = bytearray()  # bytes waiting for the host to read
         self.sent: list[Packet] = []
         self.unplugged = False

@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from doorward.sim.rig.processes import wait_until
 from doorward.drivers.gpio.errors import HubUnavailable
 from doorward.drivers.gpio.hubwire import HubConnection
 
@@ -73,11 +74,7 @@ class HubControl:
         return self.state()["pins"][str(pin)]
 
     def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"hub never reached the expected state in {timeout_s} s")
-            time.sleep(0.01)
+        wait_until(predicate, timeout_s, "the hub's expected state", interval_s=0.01)
 
     def close(self) -> None:
         self.connection.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from doorward.sim.rig.processes import free_port, wait_until  # noqa: F401 (re-exported for the tests)
 from doorward.daemon.storage.module_record import ModuleRecordStore
 from doorward.daemon.commands.pair import bind_and_record
 from doorward.daemon.sync.pairing import PairingRequest, pair
@@ -79,12 +79,6 @@ def capture_template(sensor: R30xSensor, control: Callable[[dict], Any], finger:
     assert sensor.reg_model()
     control({"lift": True})
     return sensor.up_char(1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class DirectStation:
@@ -206,7 +200,7 @@ class EventFollower:
         self._client = client
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._thread.start()
-        wait_for(lambda: self.events)  # the stream opens with the current state
+        wait_until(lambda: self.events)  # the stream opens with the current state
 
     def _follow(self) -> None:
         import json
@@ -234,16 +228,5 @@ class EventFollower:
         return [data.get("key", data.get("screen")) for k, data in list(self.events) if k == kind]
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0) -> Any:
-    done = threading.Event()
-    deadline_steps = int(timeout_s / 0.02)
-    for _ in range(deadline_steps):
-        value = predicate()
-        if value:
-            return value
-        done.wait(0.02)
-    raise AssertionError(f"not within {timeout_s} s")
-
-
 __all__ = ["ADMIN_PASSWORD", "FAST", "DirectStation", "KioskRig", "ScriptedFinger", "capture_template",
-           "free_port", "kiosk_rig", "wait_for"]
+           "free_port", "kiosk_rig", "wait_until"]

@@ -12,7 +12,6 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,6 +19,7 @@ from typing import Any, Iterator
 import httpx
 import uvicorn
 
+from doorward.sim.rig.processes import wait_until  # noqa: F401 (re-exported for the tests)
 from doorward.daemon.codec import bundle
 from doorward.server.api.app import create_app
 from doorward.server.domain.auth import create_admin
@@ -143,16 +143,6 @@ class TestDoor:
     def heartbeat(self, **report: Any) -> httpx.Response:
         with self.client() as client:
             return client.post("/api/v1/device/heartbeat", json=report)
-
-
-def wait_until(predicate, timeout_s: float = 5.0, interval_s: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def template(n: int, size: int = 512) -> bytes:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import threading
 import time
 from pathlib import Path
 
+from doorward.sim.rig.processes import wait_until  # noqa: F401 (re-exported for the tests)
 from doorward.drivers.r30x.protocol import (
     DEFAULT_ADDRESS,
     Command,
@@ -93,16 +93,6 @@ class Host:
 
 def search(host: Host, start: int = 0, count: int = 1000) -> Packet:
     return host.call(Command.SEARCH, struct.pack(">BHH", 1, start, count))
-
-
-def wait_until(predicate, timeout_s: float = 5.0, step_s: float = 0.01) -> bool:
-    """Poll a condition (path exists, process answered) on an event wait, never a bare sleep."""
-    deadline, idle = time.monotonic() + timeout_s, threading.Event()
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        idle.wait(step_s)
-    return True
 
 
 class ControlClient:

@@ -254,3 +254,18 @@ def test_no_folder_holds_more_than_fifteen_modules() -> None:
         if count > 15:
             crowded[rel(folder)] = count
     assert crowded == {}
+
+
+# Helpers the demo, the tests and the benchmarks share: one definition each, in the harness.
+ONE_OF_EACH = {"wait_until": "sim/rig/processes.py", "wait_for": None, "free_port": "sim/rig/processes.py",
+               "_free_port": None}
+
+
+def test_the_shared_helpers_are_defined_once() -> None:
+    """A second polling wait or port probe drifts from the first (timeouts, error types)."""
+    found: dict[str, list[str]] = {name: [] for name in ONE_OF_EACH}
+    for path in python_files(*PACKAGES, "tests", "bench"):
+        for node in ast.parse(path.read_text()).body:  # module level: methods may delegate
+            if isinstance(node, ast.FunctionDef) and node.name in ONE_OF_EACH:
+                found[node.name].append(rel(path))
+    assert found == {name: [home] if home else [] for name, home in ONE_OF_EACH.items()}

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from doorward.sim.rig.processes import wait_until
 from doorward.daemon.access.claim import Claim
 from doorward.daemon.controller.thread import Controller
 from doorward.daemon.controller.events import FingerLifted, ModuleClaim
@@ -43,11 +44,8 @@ class Running:
     def relay_levels(self) -> list[int]:
         return [level for _, level in self.gpio.history[RELAY]]
 
-    def wait_for(self, predicate, timeout_s: float = 3.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            assert time.monotonic() < deadline, "the controller never got there"
-            time.sleep(0.005)
+    def wait_until(self, predicate, timeout_s: float = 3.0) -> None:
+        wait_until(predicate, timeout_s, "the controller's expected state")
 
 
 @pytest.fixture
@@ -67,7 +65,7 @@ def test_stop_returns_in_milliseconds_with_long_timers_pending_and_leaves_the_re
         running):
     rig = running({"unlock_s": 60.0, "held_open_s": 120.0, "prealarm_s": 10.0})
     rig.controller.post(ModuleClaim(hit("f-alice")))
-    rig.wait_for(lambda: rig.relay_levels() == [0, 1])
+    rig.wait_until(lambda: rig.relay_levels() == [0, 1])
     started = time.perf_counter()
     rig.controller.stop()
     assert time.perf_counter() - started < 0.1
@@ -79,9 +77,9 @@ def test_stop_returns_in_milliseconds_with_long_timers_pending_and_leaves_the_re
 def test_a_grant_runs_through_the_thread_and_relocks(running):
     rig = running()
     rig.controller.post(ModuleClaim(hit("f-alice")))
-    rig.wait_for(lambda: rig.relay_levels() == [0, 1, 0])
+    rig.wait_until(lambda: rig.relay_levels() == [0, 1, 0])
     # The relay moves first; the journal and the published status follow it.
-    rig.wait_for(lambda: len(rig.journal.kinds()) == 3
+    rig.wait_until(lambda: len(rig.journal.kinds()) == 3
                  and not rig.controller.status().relay_energised)
     status = rig.controller.status()
     assert (status.running, status.door, status.relay_energised, status.last_reason) == (
@@ -93,20 +91,20 @@ def test_a_fault_on_the_thread_makes_the_relay_safe_alarms_and_keeps_running(run
     rig = running()
     rig.gpio.failing_pins.add(LED)
     rig.controller.post(ModuleClaim(hit("f-alice")))
-    assert rig.alarms.wait_for("controller_fault", timeout_s=3.0) is not None
-    rig.wait_for(lambda: rig.relay_levels() == [0, 1, 0])
+    assert rig.alarms.wait_until("controller_fault", timeout_s=3.0) is not None
+    rig.wait_until(lambda: rig.relay_levels() == [0, 1, 0])
     rig.gpio.failing_pins.clear()
     rig.controller.post(ModuleClaim(hit("f-alice")))
-    rig.wait_for(lambda: rig.relay_levels() == [0, 1, 0, 1, 0])
-    rig.wait_for(lambda: rig.controller.status().last_reason == "granted")
+    rig.wait_until(lambda: rig.relay_levels() == [0, 1, 0, 1, 0])
+    rig.wait_until(lambda: rig.controller.status().last_reason == "granted")
     assert rig.controller.status().faults == 1
 
 
 def test_input_edges_arrive_from_the_gpio_callback_and_are_debounced(running):
     rig = running()
     rig.gpio.drive(CONTACT, 1)  # from this thread, as the backend's thread would
-    assert rig.alarms.wait_for("forced_open", timeout_s=3.0) is not None
-    rig.wait_for(lambda: rig.controller.status().contact_open)
+    assert rig.alarms.wait_until("forced_open", timeout_s=3.0) is not None
+    rig.wait_until(lambda: rig.controller.status().contact_open)
 
 
 def test_status_counts_the_queue_and_post_refuses_unknown_events(running):
@@ -115,7 +113,7 @@ def test_status_counts_the_queue_and_post_refuses_unknown_events(running):
         rig.controller.post("open sesame")  # type: ignore[arg-type]
     rig.controller.post(ModuleClaim(Claim.unknown()))
     rig.controller.post(FingerLifted())
-    rig.wait_for(lambda: rig.controller.status().last_reason == "unknown_finger")
+    rig.wait_until(lambda: rig.controller.status().last_reason == "unknown_finger")
     status = rig.controller.status()
     assert status.queue_depth == 0 and status.alive_at_mono is not None
     assert status.snapshot_version == 7
