@@ -3,9 +3,9 @@
     doorward migrate --state-dir DIR     (the installer's upgrade hook)
     doorward migrate [--config PATH]     (the state directory of the configuration)
 
-The permission cache records its migrations by name (sqlite-utils ``Migrations``, table
-``_sqlite_migrations``); the journal records a number (``PRAGMA user_version``). A name or a
-number this release does not know means the state was written by a newer release: that is
+Both databases record their schema as a number (``PRAGMA user_version``, the one migration
+mechanism, ``doorward.daemon.codec.migrations``). A number above this release's means the
+state was written by a newer release: that is
 refused with exit code 3 *before* anything is opened for writing, so a downgrade never
 touches it. Otherwise the cache's pending migrations run (``open_cache_database``) and the
 journal is opened, which runs its own. Missing databases are fine (a fresh door, or a
@@ -20,7 +20,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from doorward.daemon.storage.cache_schema import MIGRATIONS, open_cache_database
+from doorward.daemon.codec.migrations import latest, schema_version
+from doorward.daemon.storage.cache_schema import SCHEMA as CACHE_SCHEMA, adopt_named, open_cache_database
 from doorward.daemon.config.loader import default_config_path, load_config
 from doorward.daemon.errors import DoorwardError
 from doorward.daemon.journal.store import SCHEMA_VERSION, EventJournal
@@ -34,15 +35,10 @@ class NewerSchema(DoorwardError):
     """The state on disk was written by a newer release."""
 
 
-def cache_newer_migrations(path: Path) -> list[str]:
-    """Migration names recorded in the cache that this release does not know."""
-    known = {migration.name for migration in MIGRATIONS._migrations}
+def cache_schema_version(path: Path) -> int:
+    """The schema number of a cache database (an earlier release's named record counts)."""
     with _read_only(path) as connection:
-        if not _has_table(connection, "_sqlite_migrations"):
-            return []
-        rows = connection.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?",
-                                  (MIGRATIONS.name,)).fetchall()
-    return sorted(name for (name,) in rows if name not in known)
+        return schema_version(connection) or adopt_named(connection)
 
 
 def journal_schema(path: Path) -> tuple[int, str | None]:
@@ -74,8 +70,9 @@ def migrate_state(state_dir: Path) -> list[str]:
 
 
 def _refuse_newer(cache: Path, journals: list[Path]) -> None:
-    if cache.exists() and (unknown := cache_newer_migrations(cache)):
-        raise NewerSchema(f"{cache}: migrations {unknown} are newer than this release")
+    if cache.exists() and (version := cache_schema_version(cache)) > latest(CACHE_SCHEMA):
+        raise NewerSchema(f"{cache}: cache schema {version} is newer than this release's "
+                          f"{latest(CACHE_SCHEMA)}")
     for path in journals:
         version, _ = journal_schema(path)
         if version > SCHEMA_VERSION:

@@ -23,24 +23,34 @@ import time
 from pathlib import Path
 
 from doorward.daemon.codec.bundle import GENESIS_HASH
+from doorward.daemon.codec.migrations import Migration, latest, migrate
 from doorward.daemon.errors import DoorwardError
 
 log = logging.getLogger(__name__)
 
 SIDE_FILES = ("-wal", "-shm")
-SCHEMA_VERSION = 2
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), journal_id TEXT NOT NULL, "
-        "door_id TEXT NOT NULL, acked_seq INTEGER NOT NULL)",
-        "CREATE TABLE events (seq INTEGER PRIMARY KEY, wall_s REAL NOT NULL, "
-        "hash TEXT NOT NULL, record TEXT NOT NULL)",
-    )),
-    (2, (
-        "CREATE TABLE losses (declared_seq INTEGER PRIMARY KEY, journal_id TEXT NOT NULL, "
-        "from_seq INTEGER NOT NULL, to_seq INTEGER, reason TEXT NOT NULL)",
-    )),
-)  # fmt: skip
+INITIAL = """
+CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), journal_id TEXT NOT NULL,
+    door_id TEXT NOT NULL, acked_seq INTEGER NOT NULL);
+CREATE TABLE events (seq INTEGER PRIMARY KEY, wall_s REAL NOT NULL, hash TEXT NOT NULL,
+    record TEXT NOT NULL);
+"""
+LOSSES = """
+CREATE TABLE losses (declared_seq INTEGER PRIMARY KEY, journal_id TEXT NOT NULL,
+    from_seq INTEGER NOT NULL, to_seq INTEGER, reason TEXT NOT NULL);
+"""
+
+
+def schema(door_id: str) -> tuple[Migration, ...]:
+    """The journal's migrations; the first gives a new journal its random id and its door."""
+    def identify(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO meta VALUES (1, ?, ?, 0)", ("j-" + secrets.token_hex(8), door_id))
+
+    return (Migration(1, "the chain", INITIAL, then=identify),
+            Migration(2, "declared losses", LOSSES))
+
+
+SCHEMA_VERSION = latest(schema(""))
 
 
 class JournalError(DoorwardError):
@@ -65,7 +75,7 @@ def open_file(path: Path, door_id: str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         _check(conn, path)
-        _migrate(conn, door_id)
+        migrate(conn, schema(door_id))
     except sqlite3.DatabaseError as error:
         conn.close()
         raise JournalUnreadable(f"{path}: not a usable journal database: {error}") from None
@@ -105,27 +115,3 @@ def _check(conn: sqlite3.Connection, path: Path) -> None:
     problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
     if problems != ["ok"]:
         raise JournalUnreadable(f"{path}: quick_check failed: {'; '.join(problems[:5])}")
-
-
-def _migrate(conn: sqlite3.Connection, door_id: str) -> None:
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, statements in MIGRATIONS:
-        if number > current:
-            _apply(conn, number, statements, door_id)
-
-
-def _apply(conn: sqlite3.Connection, number: int, statements: tuple[str, ...],
-           door_id: str) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in statements:
-            conn.execute(statement)
-        if number == 1:
-            conn.execute("INSERT INTO meta VALUES (1, ?, ?, 0)",
-                         ("j-" + secrets.token_hex(8), door_id))
-        conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise

@@ -1,14 +1,16 @@
 """The permission cache's files: the SQLite database (schema, migrations, pragmas, checks)
 and the version backstop file beside it.
 
-Owns ``open_cache_database`` (creates the file with mode 0600, WAL with
+Owns ``SCHEMA`` and ``open_cache_database`` (creates the file with mode 0600, WAL with
 ``synchronous=FULL``, ``PRAGMA quick_check``, numbered migrations from empty through
-sqlite-utils' ``Migrations``), ``remove_cache_files`` and the backstop
+``doorward.daemon.codec.migrations``, the mechanism the journal and the server use too),
+``remove_cache_files`` and the backstop
 (``read_backstop``/``write_backstop``: write a temporary file, fsync, rename, fsync the
 directory). The rows themselves are opaque blobs here; ``daemon/storage/cache.py`` encrypts them.
 
-Why sqlite-utils here: its ``Migrations`` records each numbered migration in the same
-transaction as the migration, and ``Database.atomic()`` gives the one-transaction apply.
+Releases before the one migration mechanism recorded the cache's migrations by name in
+sqlite-utils' ``_sqlite_migrations`` table: ``adopt_named`` turns that record into the version
+it proves; the table stays, so an older release still recognises the file.
 """
 
 from __future__ import annotations
@@ -18,26 +20,38 @@ import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
+from doorward.daemon.codec.migrations import Migration, migrate
 from doorward.daemon.storage.cache_crypto import CacheDamaged, CacheError, fsync_directory
 
-MIGRATIONS = Migrations("doorward-cache")
 BACKSTOP_SUFFIX = ".version"
 BACKSTOP_MAGIC = "doorward-cache-version/1"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
+# One state row: the applied bundle version (plaintext: it is the AD every row is bound to,
+# so changing it breaks every row), the encrypted head of the snapshot and the version the
+# module was last reconciled to.
+INITIAL = """
+CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_version INTEGER, head BLOB,
+    reconciled_version INTEGER);
+INSERT INTO state (id) VALUES (1);
+CREATE TABLE users (position INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE slots (page INTEGER PRIMARY KEY, body BLOB NOT NULL);
+"""
+SCHEMA: tuple[Migration, ...] = (Migration(1, "initial", INITIAL),)
+# sqlite-utils' migration names of earlier releases -> the version each proves.
+NAMED_MIGRATIONS = {"0001_initial": 1}
+NAMED_MIGRATION_SET = "doorward-cache"
 
-@MIGRATIONS(name="0001_initial")
-def _initial_schema(db: Database) -> None:
-    # One state row: the applied bundle version (plaintext: it is the AD every row is bound
-    # to, so changing it breaks every row), the encrypted head of the snapshot and the
-    # version the module was last reconciled to.
-    db.execute("CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), "
-               "applied_version INTEGER, head BLOB, reconciled_version INTEGER)")
-    db.execute("INSERT INTO state (id) VALUES (1)")
-    db.execute("CREATE TABLE users (position INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-    db.execute("CREATE TABLE slots (page INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+
+def adopt_named(conn: sqlite3.Connection) -> int:
+    """The version an earlier release's named record proves (0: none)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                    "'_sqlite_migrations'").fetchone() is None:
+        return 0
+    names = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?",
+                         (NAMED_MIGRATION_SET,)).fetchall()
+    return max((NAMED_MIGRATIONS.get(name, 0) for (name,) in names), default=0)
 
 
 def open_cache_database(path: Path) -> Database:
@@ -48,7 +62,7 @@ def open_cache_database(path: Path) -> Database:
     try:
         configure_durable(db)
         check_quick(db, path)
-        MIGRATIONS.apply(db)
+        _migrate(connection)
     except sqlite3.DatabaseError as error:
         connection.close()
         raise CacheDamaged(f"{path}: not a usable cache database: {error}") from None
@@ -56,6 +70,15 @@ def open_cache_database(path: Path) -> Database:
         connection.close()
         raise
     return db
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    # The migrations open their own transactions: autocommit while they run.
+    previous, connection.isolation_level = connection.isolation_level, None
+    try:
+        migrate(connection, SCHEMA, adopt=adopt_named)
+    finally:
+        connection.isolation_level = previous
 
 
 def configure_durable(db: Database) -> None:

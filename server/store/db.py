@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from doorward.server.store.schema import MIGRATIONS
+from doorward.daemon.codec import migrations
+from doorward.server.store.schema import SCHEMA
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -65,14 +66,7 @@ class Database:
 
     def migrate(self) -> int:
         """Apply every migration above ``user_version``; returns the schema version."""
-        conn = self.connection()
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, _name, sql in MIGRATIONS:
-            if number > current:
-                # executescript commits, so the script carries its own transaction.
-                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;")
-                current = number
-        return current
+        return migrations.migrate(self.connection(), SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -1,10 +1,14 @@
 """The server's SQLite schema as numbered migrations, applied in order from an empty file.
 
-Owns ``MIGRATIONS``; ``doorward.server.store.db`` applies them and records the number in ``user_version``.
+Owns ``MIGRATIONS`` and ``SCHEMA`` (the same as ``doorward.daemon.codec.migrations.Migration``
+entries, the one mechanism of all three databases); ``doorward.server.store.db`` applies them,
+recording the number in ``user_version``.
 Never edit a released migration: add the next number. Times are epoch seconds (REAL).
 """
 
 from __future__ import annotations
+
+from doorward.daemon.codec.migrations import Migration, check_sequence
 
 INITIAL = """
 CREATE TABLE sites (
@@ -98,3 +102,6 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (3, "alarm ends", "ALTER TABLE alarms ADD COLUMN ended_at REAL;"
                       " ALTER TABLE alarms ADD COLUMN end_event TEXT;"),
 )
+
+SCHEMA: tuple[Migration, ...] = tuple(Migration(number, name, sql) for number, name, sql in MIGRATIONS)
+check_sequence(SCHEMA)

@@ -4,6 +4,8 @@ backstop version winning over a database restored from an older copy."""
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import sqlite3
@@ -14,6 +16,7 @@ import pytest
 from doorward.daemon.codec import bundle
 from doorward.daemon.storage.cache import CacheDamaged, CacheKeyError, PermissionCache, load_cache_key
 from doorward.daemon.storage.cache_crypto import CacheError, create_cache_key
+from doorward.daemon.storage.cache_schema import SCHEMA
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.journal.store import EventJournal
 from doorward.daemon.library.slotmap import SlotMap, plan_slot_map
@@ -59,9 +62,27 @@ def test_numbered_migrations_run_once_from_empty(tmp_path: Path) -> None:
     assert cache.slot_map() == SlotMap()
     cache.close()
     PermissionCache(tmp_path / "cache.db", KEY).close()
-    names = raw(tmp_path / "cache.db").execute(
-        "SELECT name FROM _sqlite_migrations ORDER BY id").fetchall()
-    assert names == [("0001_initial",)]
+    connection = raw(tmp_path / "cache.db")
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(SCHEMA)
+    assert connection.execute("SELECT count(*) FROM state").fetchone()[0] == 1  # not twice
+
+
+def test_a_cache_of_the_release_that_named_its_migrations_is_taken_over(tmp_path: Path) -> None:
+    """Earlier releases recorded sqlite-utils' named migrations, not user_version: such a cache
+    keeps its rows, is not migrated again, and keeps the named record for an older release."""
+    applied(tmp_path / "cache.db", 7).close()
+    with contextlib.closing(raw(tmp_path / "cache.db")) as connection:
+        connection.execute("CREATE TABLE _sqlite_migrations (id INTEGER PRIMARY KEY, "
+                           "migration_set TEXT, name TEXT, applied_at TEXT)")
+        connection.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                           "VALUES ('doorward-cache', '0001_initial', '2026-11-01')")
+        connection.execute("PRAGMA user_version = 0")
+    again = PermissionCache(tmp_path / "cache.db", KEY)
+    assert again.applied_version() == 7
+    again.close()
+    with contextlib.closing(raw(tmp_path / "cache.db")) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert connection.execute("SELECT name FROM _sqlite_migrations").fetchall() == [("0001_initial",)]
 
 
 def test_both_databases_are_wal_with_synchronous_full(tmp_path: Path) -> None:

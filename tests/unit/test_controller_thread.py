@@ -91,7 +91,7 @@ def test_a_fault_on_the_thread_makes_the_relay_safe_alarms_and_keeps_running(run
     rig = running()
     rig.gpio.failing_pins.add(LED)
     rig.controller.post(ModuleClaim(hit("f-alice")))
-    assert rig.alarms.wait_until("controller_fault", timeout_s=3.0) is not None
+    assert rig.alarms.wait_for("controller_fault", timeout_s=3.0) is not None
     rig.wait_until(lambda: rig.relay_levels() == [0, 1, 0])
     rig.gpio.failing_pins.clear()
     rig.controller.post(ModuleClaim(hit("f-alice")))
@@ -103,7 +103,7 @@ def test_a_fault_on_the_thread_makes_the_relay_safe_alarms_and_keeps_running(run
 def test_input_edges_arrive_from_the_gpio_callback_and_are_debounced(running):
     rig = running()
     rig.gpio.drive(CONTACT, 1)  # from this thread, as the backend's thread would
-    assert rig.alarms.wait_until("forced_open", timeout_s=3.0) is not None
+    assert rig.alarms.wait_for("forced_open", timeout_s=3.0) is not None
     rig.wait_until(lambda: rig.controller.status().contact_open)
 
 

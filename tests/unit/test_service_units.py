@@ -62,12 +62,13 @@ def test_migrate_is_current_then_refuses_a_newer_journal(tmp_path: Path) -> None
     assert migrate(["--state-dir", str(state)]) == EXIT_NEWER
 
 
-def test_migrate_refuses_a_cache_with_a_migration_it_does_not_know(tmp_path: Path) -> None:
+def test_migrate_refuses_a_cache_of_a_newer_schema_and_leaves_it_untouched(tmp_path: Path) -> None:
     state = state_dir_with_databases(tmp_path)
     with sqlite3.connect(state / "cache.db") as connection:
-        connection.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                           "VALUES ('doorward-cache', '0099_from_the_future', 'x')")
+        connection.execute("PRAGMA user_version = 99")
+    before = (state / "cache.db").read_bytes()
     assert migrate(["--state-dir", str(state)]) == EXIT_NEWER
+    assert (state / "cache.db").read_bytes() == before
     assert migrate(["--state-dir", str(tmp_path / "empty")]) == EXIT_OK  # nothing to migrate
 
 
