@@ -14,6 +14,8 @@ import os
 import sys
 from collections.abc import Mapping
 
+import doorward.daemon.dispatch as dispatch
+
 # group name -> (module, one-line help). Loaded lazily by name.
 GROUPS: dict[str, tuple[str, str]] = {
     "sim": ("doorward.sim.cli", "simulated hardware: an R30x module on a pty, a simulated Pi"),
@@ -43,14 +45,10 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: doorward [-v] COMMAND [ARGS...]", "",
-             "  -v, --verbose  (anywhere) debug logging, HTTP traffic included", "", "commands:"]
-    for name, (_, help_text) in sorted(DOOR_COMMANDS.items()):
-        lines.append(f"  {name:<14} {help_text}")
-    lines += ["", "groups (doorward GROUP --help):"]
-    for name, (_, help_text) in sorted(GROUPS.items()):
-        lines.append(f"  {name:<14} {help_text}")
-    return "\n".join(lines)
+    return dispatch.usage("doorward", [("commands:", dict(sorted(DOOR_COMMANDS.items()))),
+                                       ("groups (doorward GROUP --help):", dict(sorted(GROUPS.items())))],
+                          synopsis="[-v] COMMAND [ARGS...]",
+                          preamble=["", "  -v, --verbose  (anywhere) debug logging, HTTP traffic included"])
 
 
 def installed_version() -> str:
@@ -109,15 +107,7 @@ def split_verbose(args: list[str]) -> tuple[bool, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        code = _dispatch(list(sys.argv[1:] if argv is None else argv))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (`doorward events | head`): what it wanted it has. Point stdout
-        # at /dev/null so that the interpreter's last flush at exit cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    return code
+    return dispatch.quiet_on_closed_pipe(lambda: _dispatch(list(sys.argv[1:] if argv is None else argv)))
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -125,21 +115,16 @@ def _dispatch(argv: list[str]) -> int:
     if args[:1] in (["--version"], ["-V"]):
         print(f"doorward {installed_version()}")
         return 0
-    if not args or args[0] in ("-h", "--help", "help"):
-        print(_usage())
-        return 0 if args else 2
+    chosen = dispatch.choose(args, "doorward", {**DOOR_COMMANDS, **GROUPS}, _usage())
+    if isinstance(chosen, int):
+        return chosen
     configure_logging(verbose)
-    name, rest = args[0], args[1:]
+    name, rest = chosen
     if name in GROUPS:
         module = importlib.import_module(GROUPS[name][0])
         return int(module.main(rest, prog=f"doorward {name}") or 0)
-    if name in DOOR_COMMANDS:
-        target, _ = DOOR_COMMANDS[name]
-        module_name, function = target.split(":")
-        return int(getattr(importlib.import_module(module_name), function)(rest) or 0)
-    print(f"doorward: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-    return 2
-
+    module_name, function = DOOR_COMMANDS[name][0].split(":")
+    return int(getattr(importlib.import_module(module_name), function)(rest) or 0)
 
 if __name__ == "__main__":
     sys.exit(main())

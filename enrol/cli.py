@@ -17,6 +17,7 @@ import sys
 
 from doorward.daemon.errors import DoorwardError
 from doorward.drivers.r30x.errors import SensorError
+import doorward.daemon.dispatch as dispatch
 from doorward.enrol import terminal
 from doorward.enrol.server_api import ApiError
 from doorward.enrol.station_setup import add_station_arguments, open_station, server_of
@@ -31,9 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def usage(prog: str) -> str:
-    lines = [f"usage: {prog} COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<14} {help_text}" for name, (_, help_text) in COMMANDS.items()]
-    return "\n".join(lines)
+    return dispatch.usage(prog, [("commands:", COMMANDS)])
 
 
 def parser(prog: str, command: str) -> argparse.ArgumentParser:
@@ -77,15 +76,13 @@ def run(command: str, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str], prog: str = "doorward enrol") -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage(prog))
-        return 0 if argv else 2
-    if argv[0] not in COMMANDS:
-        print(f"{prog}: unknown command {argv[0]!r}\n\n{usage(prog)}", file=sys.stderr)
-        return 2
-    args = parser(prog, argv[0]).parse_args(argv[1:])
+    chosen = dispatch.choose(argv, prog, COMMANDS, usage(prog))
+    if isinstance(chosen, int):
+        return chosen
+    command, rest = chosen
+    args = parser(prog, command).parse_args(rest)
     try:
-        return run(argv[0], args)
+        return run(command, args)
     except ApiError as error:
         print(f"{prog}: {say(error.key, detail=error.detail)}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import doorward.daemon.dispatch as dispatch
 from doorward.daemon.errors import DoorwardError
 from doorward.drivers.r30x.errors import SensorError
 from doorward.enrol.station_setup import add_station_arguments, open_station
@@ -23,9 +24,7 @@ LOOPBACK = "127.0.0.1"  # never any other address: the page drives a biometric m
 
 
 def usage(prog: str) -> str:
-    lines = [f"usage: {prog} COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_text}" for name, (_, help_text) in COMMANDS.items()]
-    return "\n".join(lines)
+    return dispatch.usage(prog, [("commands:", COMMANDS)])
 
 
 def serve(argv: list[str], prog: str) -> int:
@@ -47,14 +46,12 @@ def serve(argv: list[str], prog: str) -> int:
 
 
 def main(argv: list[str], prog: str = "doorward kiosk") -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage(prog))
-        return 0 if argv else 2
-    if argv[0] not in COMMANDS:
-        print(f"{prog}: unknown command {argv[0]!r}\n\n{usage(prog)}", file=sys.stderr)
-        return 2
+    chosen = dispatch.choose(argv, prog, COMMANDS, usage(prog))
+    if isinstance(chosen, int):
+        return chosen
+    command, rest = chosen
     try:
-        return serve(argv[1:], f"{prog} {argv[0]}")
+        return serve(rest, f"{prog} {command}")
     except (DoorwardError, SensorError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2

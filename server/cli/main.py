@@ -9,8 +9,9 @@ Lists and shows print tables for people and take ``--json`` for machines.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
+
+import doorward.daemon.dispatch as dispatch
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("doorward.server.cli.setup", "create the keys (0600) and database; print the key fingerprint"),
@@ -31,32 +32,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def usage(prog: str) -> str:
-    lines = [f"usage: {prog} COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<13} {help_text}" for name, (_, help_text) in COMMANDS.items()]
-    lines += ["", f"{prog} COMMAND --help shows a command's options."]
-    return "\n".join(lines)
+    return dispatch.usage(prog, [("commands:", COMMANDS)],
+                          footer=[f"{prog} COMMAND --help shows a command's options."])
 
 
 def main(argv: list[str], prog: str = "doorward server") -> int:
-    try:
-        code = _dispatch(argv, prog)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (`... | head`): what it wanted it has. Point stdout at
-        # /dev/null so that the interpreter's last flush at exit cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    return code
+    return dispatch.quiet_on_closed_pipe(lambda: _dispatch(argv, prog))
 
 
 def _dispatch(argv: list[str], prog: str) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage(prog))
-        return 0 if argv else 2
-    name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"{prog}: unknown command {name!r}\n\n{usage(prog)}", file=sys.stderr)
-        return 2
+    chosen = dispatch.choose(argv, prog, COMMANDS, usage(prog))
+    if isinstance(chosen, int):
+        return chosen
+    name, rest = chosen
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main([name, *rest], prog=prog) or 0)
 

@@ -79,10 +79,12 @@ ALLOWED: dict[str, set[str]] = {
     "daemon.commands": {"daemon.access", "daemon.codec", "daemon.config", "daemon.controller",
                         "daemon.errors", "daemon.journal", "daemon.library", "daemon.reader",
                         "daemon.runtime", "daemon.storage", "daemon.sync", "drivers"},
-    "daemon.cli": set(),  # groups and commands are named as strings and loaded lazily
+    "daemon.dispatch": set(),  # the subcommand dispatch every group uses: imports nothing
+    "daemon.cli": {"daemon.dispatch"},  # groups and commands are named as strings, loaded lazily
     "enrol": {"daemon.access", "daemon.codec", "daemon.config", "daemon.errors", "daemon.library",
-              "daemon.reader", "daemon.storage", "daemon.sync", "daemon.commands", "drivers"},
-    "server": {"daemon.codec", "daemon.errors"},
+              "daemon.reader", "daemon.storage", "daemon.sync", "daemon.commands", "daemon.dispatch",
+              "drivers"},
+    "server": {"daemon.codec", "daemon.errors", "daemon.dispatch"},
 }
 VENDOR_OWNERS = {
     "serial": {"drivers/r30x/transport.py"},
@@ -269,3 +271,12 @@ def test_the_shared_helpers_are_defined_once() -> None:
             if isinstance(node, ast.FunctionDef) and node.name in ONE_OF_EACH:
                 found[node.name].append(rel(path))
     assert found == {name: [home] if home else [] for name, home in ONE_OF_EACH.items()}
+
+
+def test_one_subcommand_dispatch() -> None:
+    """Every command group chooses its command and reports an unknown one through
+    daemon/dispatch.py: one help layout, one error, one exit code."""
+    copies = [rel(path) for path in python_files(*PRODUCTION, "sim")
+              if "unknown command" in path.read_text()
+              and rel(path) not in ("daemon/dispatch.py", "sim/demo/prompt.py")]  # the demo's prompt
+    assert copies == []
