@@ -21,22 +21,11 @@ from pathlib import Path
 from doorward.daemon.storage.credentials import load_credentials
 from doorward.drivers.r30x.sensor import R30xSensor
 from doorward.sim.rig.door import _one_request
+from doorward.sim.rig import config
+from doorward.sim.rig.config import write_toml
 from doorward.sim.rig.processes import DemoError, ProcessGroup, doorward_argv, run_doorward, wait_until
 from doorward.sim.rig.server import Account
 
-STATION_TOML = """\
-# The enrolment kiosk: [module], [server] and [storage] (where the module record lives) are
-# all that `doorward pair`, `enrol` and `kiosk` read; a kiosk has no door hardware.
-[module]
-url = "{link}"
-model = "r503"
-
-[server]
-credential = "{credential}"
-
-[storage]
-state_dir = "{state_dir}"
-"""
 PLACE_PREFIXES = ("Place your", "One last time")
 LIFT_PREFIX = "Lift your finger"
 ENROL_TIMEOUT_S = 60.0
@@ -58,8 +47,9 @@ class KioskStation:
             "--control", self.control_socket, "--seed", str(self.seed)))  # fmt: skip
         wait_until(lambda: self.link.exists() and Path(self.control_socket).exists(), 10,
                  "the kiosk's module simulator")  # fmt: skip
-        self.config_path.write_text(STATION_TOML.format(
-            link=self.link, credential=self.credential, state_dir=self.directory / "state"))
+        write_toml(self.config_path, config.station(self.link, self.credential, self.directory / "state"),
+                   "The enrolment kiosk: [module], [server] and [storage] (where the module record\n"
+                   "lives) are all that `doorward pair`, `enrol` and `kiosk` read; no door hardware.")
 
     def module(self, request: dict) -> dict:
         return _one_request(self.control_socket, request)

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from doorward.daemon.storage.status_file import StatusUnavailable, read_status
 from doorward.drivers.gpio.hubwire import HubConnection
+from doorward.sim.rig import config
+from doorward.sim.rig.config import write_toml
 from doorward.sim.rig.processes import ProcessGroup, doorward_argv, run_doorward, wait_until
 
 RELAY, CONTACT, EXIT, FIRE, TOUCH, POWER = 17, 27, 22, 23, 5, 16
@@ -25,54 +27,6 @@ QUIET_INPUTS = {CONTACT: 0, EXIT: 1, FIRE: 0}  # door shut, button up, no fire a
 FIRMWARE_LINES = ("gpio=17=op,dl", "gpio=16=op,dh")
 LIFT_SETTLE_S = 0.4  # the reader polls the touch line while it waits for the lift
 
-DOOR_TOML = """\
-# {name}: the same schema as /etc/doorward/doorward.toml on a Pi (docs/configuration.md).
-[hardware]
-gpio_backend = "sim"               # "rpi" on a Raspberry Pi
-hub_socket = "{hub}"
-debounce_ms = 20
-lock_type = "fail_secure"
-
-[hardware.relay]
-pin = 17
-
-[hardware.door_contact]
-pin = 27
-active = "high"
-
-[hardware.exit_button]
-pin = 22
-active = "low"
-
-[hardware.fire_alarm]
-pin = 23
-active = "high"
-
-[hardware.module_touch]            # the R503's touch line
-pin = 5
-active = "low"
-
-[hardware.module_power]
-pin = 16
-
-[module]
-url = "{link}"                     # /dev/serial0 on a Pi
-model = "r503"
-
-[server]
-credential = "{credential}"
-request_deadline_s = 3.0
-long_poll_s = 10.0
-
-[clock]
-assume_synchronised = true         # labs and CI only: the sandbox's kernel may not say
-
-[storage]
-state_dir = "{state}"
-
-[daemon]
-status_interval_s = 0.2
-"""
 
 
 class DemoDoor:
@@ -113,9 +67,9 @@ class DemoDoor:
             self.hub({"drive": {"pin": pin, "value": level}})
 
     def write_config(self) -> None:
-        self.config_path.write_text(DOOR_TOML.format(
-            name=self.name, hub=self.hub_socket, link=self.link, credential=self.credential,
-            state=self.state_dir))
+        write_toml(self.config_path, config.door(self.hub_socket, self.link, self.credential, self.state_dir),
+                   f"{self.name}: the same schema as /etc/doorward/doorward.toml on a Pi "
+                   "(docs/configuration.md)")
 
     def hub(self, request: dict) -> dict:
         return _one_request(self.hub_socket, request)

@@ -30,6 +30,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from doorward.sim.rig import config as rig_config
+from doorward.sim.rig.config import write_toml
 from doorward.sim.rig.processes import wait_until  # noqa: F401 (re-exported for the tests)
 from doorward.daemon.storage.credentials import write_credentials
 from doorward.daemon.commands.pair import bind_and_record
@@ -48,62 +50,6 @@ QUIET_INPUTS = {CONTACT: 0, EXIT: 1, FIRE: 0}  # door shut, button up, no fire a
 FIRMWARE = ("gpio=17=op,dl", "gpio=16=op,dh")
 UNLOCK_S = 1.5
 
-CONFIG = """\
-[hardware]
-gpio_backend = "sim"
-hub_socket = "{hub}"
-hub_timeout_s = 1.0
-debounce_ms = 20
-lock_type = "fail_secure"
-
-[hardware.relay]
-pin = 17
-
-[hardware.door_contact]
-pin = 27
-active = "high"
-
-[hardware.exit_button]
-pin = 22
-active = "low"
-
-[hardware.fire_alarm]
-pin = 23
-active = "high"
-
-[hardware.module_touch]
-pin = 5
-active = "low"
-
-[hardware.status_led]
-pin = 12
-
-[hardware.buzzer]
-pin = 13
-
-[hardware.module_power]
-pin = 16
-
-[module]
-url = "{link}"
-model = "r503"
-timeout_s = 1.0
-
-[server]
-credential = "{credential}"
-request_deadline_s = 3.0
-long_poll_s = 5.0
-
-[clock]
-assume_synchronised = true
-
-[storage]
-state_dir = "{state}"
-
-[daemon]
-status_interval_s = 0.2
-power_cycle_after_s = {power_cycle_after_s}
-"""
 
 
 def module_identity(model: str = "r503") -> str:
@@ -264,8 +210,10 @@ def make_door(jar: ProcessJar, mode: str = "strict", power_cycle_after_s: float 
     link, control = start_module(jar, directory, hub, realtime)
     state, credential = directory / "state", directory / "credential.json"
     config = directory / "doorward.toml"
-    config.write_text(CONFIG.format(hub=hub.socket_path, link=link, credential=credential,
-                                    state=state, power_cycle_after_s=power_cycle_after_s))
+    write_toml(config, rig_config.door(
+        hub.socket_path, link, credential, state, hub_timeout_s=1.0, module_timeout_s=1.0,
+        long_poll_s=5.0, power_cycle_after_s=power_cycle_after_s,
+        outputs=("status_led", "buzzer", "module_power")))
     return SimulatedDoor(jar, directory, hub, link, control, config, state, credential)
 
 

@@ -29,6 +29,8 @@ from typing import Callable, Iterator
 
 import pytest
 
+from doorward.sim.rig import config as rig_config
+from doorward.sim.rig.config import write_toml
 from doorward.sim.rig.processes import wait_until
 from doorward.drivers.gpio.errors import HubUnavailable
 from doorward.drivers.gpio.hubwire import HubConnection
@@ -161,42 +163,13 @@ def hub_factory(process_jar: ProcessJar) -> Callable[..., RunningHub]:
     return factory
 
 
-SAMPLE_HARDWARE = """\
-[hardware]
-gpio_backend = "sim"
-hub_socket = "{socket}"
-hub_timeout_s = {timeout_s}
-debounce_ms = 50
-lock_type = "fail_secure"
-
-[hardware.relay]
-pin = {relay_pin}
-{relay_extra}
-
-[hardware.door_contact]
-pin = 27
-active = "high"
-
-[hardware.exit_button]
-pin = 22
-active = "low"
-
-[hardware.fire_alarm]
-pin = 23
-active = "high"
-
-[hardware.module_touch]
-pin = 5
-active = "low"
-"""
 
 
 def write_config(path: Path, socket_path: str, relay_pin: int = 17,
                  timeout_s: float = 2.0, active_low_relay: bool = False) -> Path:
-    relay_extra = 'active = "low"\nactive_low_declared = true' if active_low_relay else ""
-    path.write_text(SAMPLE_HARDWARE.format(socket=socket_path, relay_pin=relay_pin,
-                                           timeout_s=timeout_s, relay_extra=relay_extra))
-    return path
+    return write_toml(path, {"hardware": rig_config.hardware(
+        socket_path, hub_timeout_s=timeout_s, debounce_ms=50, relay_pin=relay_pin,
+        relay_active_low=active_low_relay, outputs=())})
 
 
 _HOLDER = textwrap.dedent("""
