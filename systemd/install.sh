@@ -220,8 +220,10 @@ door_config_skeleton() {
         return 0
     fi
     # The documented example, switched to the Pi's GPIO and to the relay pin given; the person
-    # still checks the inputs' pins against the wiring (`doorward check-config`).
+    # still checks the inputs' pins against the wiring (`doorward check-config`). Its
+    # ca_file names a file that is not there yet: left out (the system store) until it is.
     sed -e 's/^gpio_backend = "sim".*/gpio_backend = "rpi"/' -e '/^hub_socket = /d' \
+        -e 's|^ca_file = |# ca_file = |' \
         -e "/^\[hardware\.relay\]/,/^\[/ s/^pin = [0-9]*/pin = $RELAY_PIN/" \
         "$SOURCE_DIR/docs/doorward.example.toml" | write_text "$config" 0640
     own_config "$config"
@@ -279,7 +281,7 @@ firmware_config() {  # bookworm: /boot/firmware/config.txt; older images: /boot/
 
 firmware_lines() {
     [[ $ROLE == door ]] || return 0
-    local config_txt relay_line outcome
+    local config_txt relay_line power_line outcome
     config_txt=$(firmware_config)
     if [[ -z $config_txt ]]; then
         say "warning: no /boot/firmware/config.txt (not a Pi?): the relay line is not held from boot"
@@ -287,11 +289,15 @@ firmware_lines() {
     fi
     relay_line=$("$PYTHON" "$HELPERS" relay-line "$ETC/doorward.toml") \
         || die "cannot read the relay pin from ${ETC#"$ROOT"}/doorward.toml"
+    power_line=$("$PYTHON" "$HELPERS" power-line "$ETC/doorward.toml") \
+        || die "cannot read [hardware.module_power] from ${ETC#"$ROOT"}/doorward.toml"
     mkdir -p "$(dirname "$config_txt")"
-    outcome=$("$PYTHON" "$HELPERS" firmware-block "$config_txt" "$relay_line" dtparam=strict_gpiod)
+    outcome=$("$PYTHON" "$HELPERS" firmware-block "$config_txt" "$relay_line" \
+        ${power_line:+"$power_line"} dtparam=strict_gpiod)
     if [[ $outcome == changed ]]; then
         CHANGED=1
-        say "${config_txt#"$ROOT"}: $relay_line and dtparam=strict_gpiod (reboot to apply)"
+        say "${config_txt#"$ROOT"}: $relay_line ${power_line:+"$power_line (the module's supply) "}and" \
+            "dtparam=strict_gpiod (reboot to apply)"
     fi
 }
 

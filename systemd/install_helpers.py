@@ -5,6 +5,8 @@ virtual environment exists, and under ``--root`` for image builders)::
 
     install_helpers.py relay-line CONFIG          -> prints gpio=17=op,dl (or op,dh)
     install_helpers.py relay-pin CONFIG           -> prints 17: [hardware.relay] pin
+    install_helpers.py power-line CONFIG          -> prints gpio=16=op,dh (the module supplied
+                                                     from boot), nothing without module_power
     install_helpers.py firmware-block CONFIG_TXT LINE...
                                                   -> rewrites doorward's block if it differs
     install_helpers.py resolve-node ROOT DEVICE   -> prints the real node (/dev/ttyAMA0)
@@ -49,6 +51,23 @@ def relay_line(config_path: Path) -> str:
         return f"gpio={pin}=op,dh"
     raise ValueError("hardware.relay.active: 'low' needs active_low_declared = true "
                      "(docs/wiring.md); run `doorward check-config`")
+
+
+def power_line(config_path: Path) -> str:
+    """``gpio=N=op,dh`` (``op,dl`` when active-low) for ``[hardware.module_power]``: the
+    firmware switches the fingerprint module on at power-on, so `doorward pair` and
+    `doorward doctor` find it answering before any daemon has driven the pin; "" when the
+    module's supply is not switched."""
+    hardware = tomllib.loads(config_path.read_text(encoding="utf-8"))["hardware"]
+    power = hardware.get("module_power")
+    if power is None:
+        return ""
+    pin, active = power["pin"], power.get("active", "high")
+    if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 27:
+        raise ValueError(f"hardware.module_power.pin: {pin!r} is not a BCM GPIO number (0-27)")
+    if active not in ("high", "low"):
+        raise ValueError(f"hardware.module_power.active: {active!r} is not 'high' or 'low'")
+    return f"gpio={pin}=op,{'dh' if active == 'high' else 'dl'}"
 
 
 def firmware_block(text: str, lines: list[str]) -> str:
@@ -125,6 +144,11 @@ def _relay_pin(args: list[str]) -> int:
     return 0
 
 
+def _power_line(args: list[str]) -> int:
+    print(power_line(Path(args[0])))
+    return 0
+
+
 def _firmware_block(args: list[str]) -> int:
     path, lines = Path(args[0]), args[1:]
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -143,7 +167,8 @@ def _resolve_node(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"relay-line": _relay_line, "relay-pin": _relay_pin, "firmware-block": _firmware_block,
+COMMANDS = {"relay-line": _relay_line, "relay-pin": _relay_pin, "power-line": _power_line,
+            "firmware-block": _firmware_block,
             "resolve-node": _resolve_node}
 
 if __name__ == "__main__":

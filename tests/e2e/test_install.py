@@ -147,6 +147,7 @@ def test_firmware_holds_the_relay_pin_once(door_copy: Path, wheels: dict[str, Pa
     run_install(door_copy, "--role", "door", "--wheel", str(wheels["old"]))
     lines = (door_copy / "boot" / "firmware" / "config.txt").read_text().splitlines()
     assert lines.count("gpio=17=op,dl") == 1 and lines.count("dtparam=strict_gpiod") == 1
+    assert lines.count("gpio=16=op,dh") == 1  # the module's supply on from power-on
     assert lines[:2] == ["[pi4]", "arm_boost=1"]  # the person's lines stay as they were
     assert lines.index("[all]") < lines.index("gpio=17=op,dl")  # not under the [pi4] filter
 
@@ -168,6 +169,7 @@ def test_door_install_layout(door_root: Path) -> None:
     assert os.readlink(wants / "doorward.service") == "/etc/systemd/system/doorward.service"
     config = (door_root / "etc/doorward/doorward.toml").read_text()
     assert 'gpio_backend = "rpi"' in config and "hub_socket" not in config
+    assert "ca_file" not in tomllib.loads(config)["server"]  # the example's names no file yet
     script = (door_root / "opt/doorward/venv/bin/doorward").read_text().splitlines()[0]
     assert script == "#!/opt/doorward/releases/doorward-0.1.0/bin/python"  # as the Pi sees it
     assert os.readlink(door_root / "usr/local/bin/doorward") == "/opt/doorward/venv/bin/doorward"

@@ -247,3 +247,12 @@ def test_configure_module_sets_fast_baud_and_large_packets_once(pi: Machine) -> 
     pi.sensor = FakeSensor(FakeParams(packet_size=256, baud=115200))
     code, text = pi.doctor("--configure-module")
     assert pi.sensor.settings == [] and "already set" in text
+
+
+def test_an_assumed_synchronised_clock_is_a_warning_as_the_daemon_trusts_it(pi: Machine) -> None:
+    pi.synchronised = False
+    pi.config.write_text(pi.config.read_text().replace("assume_synchronised = false",
+                                                        "assume_synchronised = true"))
+    result = pi.results()["clock synchronised"]
+    assert result.status is Status.WARN and "assume_synchronised = true" in result.detail
+    assert pi.doctor()[0] == 0

@@ -38,6 +38,7 @@ class DoctorContext:
     unit: str = "doorward.service"
     state_dir: str = "/var/lib/doorward"
     credential_paths: tuple[str, ...] = CREDENTIAL_PATHS
+    assume_synchronised: bool = False  # [clock]: the daemon trusts the clock whatever it is
     plugins: Any = None  # doctor_hardware.Plugins: module, GPIO, pairing, sync, journal, clock
     notes: dict[str, Any] = field(default_factory=dict)  # results later checks build on
 
@@ -230,6 +231,12 @@ def check_clock(context: DoctorContext) -> CheckResult:
     synchronised = context.plugins.clock_synchronised(context) if context.plugins else None
     if synchronised is None:
         return warn(name, "cannot read the kernel's sync status", "`timedatectl status`")
+    if not synchronised and context.assume_synchronised:  # what the daemon and status do
+        return warn(name, "the kernel clock is not synchronised, but [clock] "
+                          "assume_synchronised = true makes the daemon trust it (labs and CI "
+                          "only: unsafe at a real door)",
+                    "enable NTP (`sudo timedatectl set-ntp true`) or fit an RTC, then set "
+                    "assume_synchronised = false")
     if not synchronised:
         return fail(name, "the kernel clock is not synchronised: time-windowed grants follow "
                           "the untrusted-clock policy",
