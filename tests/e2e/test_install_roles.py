@@ -220,6 +220,8 @@ def test_kiosk_as_installed_serves_its_page(service_user: str, root: Path, wheel
                                             jar: ProcessJar, tmp_path: Path) -> None:
     install(root, wheel, "kiosk")
     assert owner(root / "etc/doorward/doorward.toml") == "root 640"
+    checked = run_as_user(root, "check-config")  # the kiosk's sections: the installed role
+    assert checked.returncode == 0 and "(as a kiosk)" in checked.stdout, checked.stderr
     simulated_module(jar, root, (MODULE_POWER_ON,))
     with running_server(tmp_path / "server") as server:
         pair_as_root(root, server, "stations")
@@ -239,6 +241,8 @@ def test_server_as_installed_inits_and_answers_health(service_user: str, root: P
     config = root / "etc/doorward/server.toml"
     assert owner(config) == "root 640"
     assert owner(root / "etc/doorward/server-keys") == "doorward 700"
+    checked = run_as_user(root, "check-config")  # the installed role's file: server.toml
+    assert checked.returncode == 0 and "(as a server)" in checked.stdout, checked.stderr
     init = run_as_user(root, "server", "init", "--config", str(config))
     assert init.returncode == 0, init.stdout + init.stderr
     # created by the service user (mode 0600 comes from the unit's UMask=0077, not set here)
