@@ -51,7 +51,7 @@ def check_serial_port(context: DoctorContext) -> CheckResult:
             return not_a_pi(name)
         return fail(name, f"{device} does not exist",
                     "enable the UART: `sudo raspi-config nonint do_serial_hw 0`, reboot "
-                    "(docs/install.md#the-uart)")
+                    "(docs/install.md#1-enable-the-uart-and-free-it-from-the-serial-console)")
     context.notes["uart_node"] = node
     info = context.probe.info(node)
     if info is None or info.mode & 0o060 != 0o060:
@@ -176,10 +176,10 @@ def check_storage(context: DoctorContext) -> CheckResult:
     if fstype in ("tmpfs", "overlay", "ramfs") or "ro" in options.split(","):
         return fail(name, f"{context.state_dir} is on {fstype} ({options.split(',')[0]}): the "
                           "journal and cache would not survive a reboot",
-                    "give /var/lib/doorward a persistent read-write mount (docs/install.md#storage)")
+                    "give /var/lib/doorward a persistent read-write mount (docs/install.md#5-storage)")
     if "mmcblk" in device:
         return warn(name, f"SD card ({device}, {fstype})",
-                    "use a high-endurance card or an SSD (docs/install.md#storage)")
+                    "use a high-endurance card or an SSD (docs/install.md#5-storage)")
     return ok(name, f"{device} ({fstype})")
 
 
@@ -223,7 +223,7 @@ def check_credential(context: DoctorContext) -> CheckResult:
         return ok(name, f"{path} ({info.owner}, mode {info.mode:o})")
     return fail(name, "the door is not paired: no credential in "
                       f"{', '.join(context.credential_paths)}",
-                "pair it: `sudo doorward pair --systemd-creds ...` (docs/install.md#pairing)")
+                "pair it: `sudo doorward pair --systemd-creds ...` (docs/install.md#4-pair)")
 
 
 def check_clock(context: DoctorContext) -> CheckResult:
