@@ -216,6 +216,7 @@ def test_uninstall_keeps_state_and_config_unless_purged(door_copy: Path) -> None
     state = put_state(door_copy, schema=1)
     run_install(door_copy, "--uninstall")
     assert not (door_copy / "opt/doorward").exists()
+    assert not (door_copy / "usr/local/bin/doorward").is_symlink()  # no dangling command
     assert not (door_copy / "etc/systemd/system/doorward.service").exists()
     assert not (door_copy / "etc/systemd/system/multi-user.target.wants/doorward.service").exists()
     assert (state / "cache.db").exists() and (door_copy / "etc/doorward/doorward.toml").exists()
