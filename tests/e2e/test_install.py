@@ -260,3 +260,17 @@ def test_kiosk_role_writes_the_config_kiosk_md_describes(tmp_path: Path, wheels:
 def test_refuses_an_unknown_role(tmp_path: Path) -> None:
     done = run_install(tmp_path, "--role", "garage", check=False)
     assert done.returncode != 0 and "--role must be door, kiosk or server" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a terminal")
+def test_on_a_terminal_the_installer_asks_for_the_relay_pin(tmp_path: Path,
+                                                            wheels: dict[str, Path]) -> None:
+    root = pi_root(tmp_path / "root")
+    command = " ".join(["bash", str(INSTALL), "--root", str(root), "--role", "door",
+                        "--wheel", str(wheels["old"])])
+    env = {**os.environ, "DOORWARD_PIP_ARGS": "--no-index --no-deps", "PIP_NO_INDEX": "1"}
+    done = subprocess.run(["script", "-qec", command, "/dev/null"], input="21\n", env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "BCM GPIO pin of the lock relay driver" in done.stdout
+    assert "gpio=21=op,dl" in (root / "boot/firmware/config.txt").read_text()
