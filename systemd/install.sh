@@ -36,7 +36,7 @@ ROLE="" ROOT="" WHEEL="" UPGRADE_WHEEL="" UART=/dev/serial0 UNINSTALL=0 PURGE=0 
 say() { printf 'doorward install: %s\n' "$*"; }
 die() { printf 'doorward install: error: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,/^set /{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 parse_args() {
     while [[ $# -gt 0 ]]; do

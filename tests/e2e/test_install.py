@@ -274,3 +274,10 @@ def test_on_a_terminal_the_installer_asks_for_the_relay_pin(tmp_path: Path,
     assert done.returncode == 0, done.stdout + done.stderr
     assert "BCM GPIO pin of the lock relay driver" in done.stdout
     assert "gpio=21=op,dl" in (root / "boot/firmware/config.txt").read_text()
+
+
+def test_help_prints_the_whole_header_and_no_code() -> None:
+    done = subprocess.run(["bash", str(INSTALL), "--help"], capture_output=True, text=True,
+                          timeout=10)
+    assert "--relay-pin" in done.stdout and "DOORWARD_PIP_ARGS" in done.stdout
+    assert "set -euo" not in done.stdout
