@@ -30,6 +30,8 @@ DOOR_COMMANDS: dict[str, tuple[str, str]] = {
                    "drive the lock relay to its de-energised level and exit (stop hook)"),
     "check-config": ("doorward.daemon.commands.hardware:check_config", "validate the configuration file"),
     "pair": ("doorward.daemon.commands.pair:main", "pair this door with the server and bind its module"),
+    "identity": ("doorward.daemon.commands.identity:main",
+                 "print the fingerprint module's identity as the server takes it (before pairing)"),
     "bind-module": ("doorward.daemon.commands.bind_module:main",
                     "let the door bind a replaced fingerprint module, once (recovery)"),
     "doctor": ("doorward.daemon.commands.doctor.main:doctor", "check the installation and hardware; print the fixes"),

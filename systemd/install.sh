@@ -2,11 +2,15 @@
 # doorward installer for a Raspberry Pi (Raspberry Pi OS bookworm). docs/install.md walks
 # through it. Idempotent: a second run with the same arguments changes nothing.
 #
-#   install.sh --role door|kiosk|server [--wheel WHEEL] [--uart DEVICE] [--root DIR]
+#   install.sh --role door|kiosk|server [--relay-pin N] [--wheel WHEEL] [--uart DEVICE] [--root DIR]
 #   install.sh --upgrade WHEEL [--root DIR]
 #   install.sh --uninstall [--purge] [--root DIR]
 #
-# --root DIR   write everything under DIR; create no user, call no systemctl (tests, images)
+# --relay-pin  the BCM pin of the door's lock relay driver (docs/wiring.md): written into a
+#              new doorward.toml and the firmware's gpio= line; asked for on a terminal, and
+#              required otherwise on a first door install (later runs read the config)
+# --root DIR   write everything under DIR; create no user, call no systemctl (tests, images);
+#              owners are set only when the service user already exists on this machine
 # --wheel      install doorward from this wheel instead of the source tree around this script
 # --uart       the module's serial device (default /dev/serial0); its real node goes into
 #              the unit's DeviceAllow= drop-in
@@ -26,12 +30,13 @@ read -r -a PIP_ARGS <<<"${DOORWARD_PIP_ARGS:-}"
 HELPERS="$SCRIPT_DIR/install_helpers.py"
 MIGRATE_REFUSED=3  # `doorward migrate`: the state's schema is newer than this software
 
-ROLE="" ROOT="" WHEEL="" UPGRADE_WHEEL="" UART=/dev/serial0 UNINSTALL=0 PURGE=0
+SERVICE_USER=doorward  # the units' User=; docs/install.md and docs/server.md name it too
+ROLE="" ROOT="" WHEEL="" UPGRADE_WHEEL="" UART=/dev/serial0 UNINSTALL=0 PURGE=0 RELAY_PIN=""
 
 say() { printf 'doorward install: %s\n' "$*"; }
 die() { printf 'doorward install: error: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,/^set /{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 parse_args() {
     while [[ $# -gt 0 ]]; do
@@ -41,6 +46,7 @@ parse_args() {
             --wheel) WHEEL=$(realpath "${2:?}"); shift 2 ;;
             --upgrade) UPGRADE_WHEEL=$(realpath "${2:?}"); shift 2 ;;
             --uart) UART=${2:?}; shift 2 ;;
+            --relay-pin) RELAY_PIN=${2:?}; shift 2 ;;
             --uninstall) UNINSTALL=1; shift ;;
             --purge) PURGE=1; shift ;;
             -h|--help) usage ;;
@@ -53,6 +59,8 @@ set_paths() {
     OPT="$ROOT/opt/doorward"
     ETC="$ROOT/etc/doorward"
     STATE="$ROOT/var/lib/doorward"
+    SERVER_KEYS="$ETC/server-keys"  # apart from the state directory, which backups copy
+    BIN_LINK="$ROOT/usr/local/bin/doorward"
     UNIT_DIR="$ROOT/etc/systemd/system"
     CREDSTORE="$ROOT/etc/credstore.encrypted"
     ROLE_FILE="$OPT/role"
@@ -67,7 +75,13 @@ unit_for() {
     esac
 }
 
-extras_for() { [[ $1 == server ]] && echo server || echo pi; }
+extras_for() {  # what each role needs, and nothing more
+    case "$1" in
+        door) echo pi ;;        # rpi-lgpio for the relay and the inputs
+        kiosk) echo kiosk ;;    # the page's web server; the kiosk drives no GPIO
+        server) echo server ;;
+    esac
+}
 
 # ---- small idempotent writers -------------------------------------------------------------
 
@@ -103,15 +117,43 @@ link_to() {
 
 systemctl_live() { if [[ -z $ROOT ]]; then systemctl "$@"; fi; }
 
+user_exists() { id -u "$SERVICE_USER" >/dev/null 2>&1; }
+
+# own OWNER:GROUP MODE PATH (SERVICE_USER stands for the service user): set when it differs.
+# Without the service user (an image built under --root) only the mode is set; running the
+# installer again on the booted system sets the owners.
+own() {
+    local owner=${1//SERVICE_USER/$SERVICE_USER} mode=$2 path=$3
+    if user_exists; then
+        if [[ $(stat -c '%U:%G %a' "$path") != "$owner ${mode#0}" ]]; then
+            chown "$owner" "$path" && chmod "$mode" "$path"
+            CHANGED=1
+        fi
+    elif [[ $(stat -c '%a' "$path") != "${mode#0}" ]]; then
+        chmod "$mode" "$path"
+        CHANGED=1
+    fi
+}
+
+# A configuration file is readable by the service user and no one else; only root writes it.
+own_config() { own "root:SERVICE_USER" 0640 "$1"; }
+
+# state_dir DIR: the service user's alone (the units' StateDirectoryMode=0700).
+state_dir() {
+    mkdir -p "$1"
+    own "SERVICE_USER:SERVICE_USER" 0700 "$1"
+}
+
 # ---- the user, the release, the config ----------------------------------------------------
 
 ensure_user() {
-    [[ -n $ROOT ]] && return 0  # images create users on first boot; tests create none
-    id doorward >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/doorward \
-        --no-create-home --shell /usr/sbin/nologin doorward
+    [[ -n $ROOT ]] && return 0  # images create users on first boot; tests create their own
+    user_exists || useradd --system --user-group --home-dir /var/lib/doorward \
+        --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
+    [[ $ROLE == server ]] && return 0  # the server reaches no device
     local group
     for group in dialout gpio; do  # for `sudo -u doorward doorward doctor`; the unit adds them itself
-        if getent group "$group" >/dev/null; then usermod -aG "$group" doorward; fi
+        if getent group "$group" >/dev/null; then usermod -aG "$group" "$SERVICE_USER"; fi
     done
 }
 
@@ -151,23 +193,81 @@ ensure_release() {
     link_to "releases/$name" "$OPT/venv"
 }
 
-config_skeleton() {
-    [[ -e "$ETC/doorward.toml" || $ROLE == server ]] && return 0
-    # The documented example, switched to the Pi's GPIO: the person edits the pins to the wiring.
+# The relay pin the person wired (docs/wiring.md): --relay-pin, else asked on a terminal.
+# Never a default: the firmware would hold a pin the relay is not on, and leave the real one
+# floating from power-on.
+ask_relay_pin() {
+    if [[ -z $RELAY_PIN && -t 0 ]]; then
+        read -r -p "BCM GPIO pin of the lock relay driver (docs/wiring.md; 9-27 are pulled down): " RELAY_PIN
+    fi
+    [[ -n $RELAY_PIN ]] || die "--relay-pin N is required: the BCM pin the lock relay driver" \
+        "is wired to (docs/wiring.md); the installer does not guess it"
+    [[ $RELAY_PIN =~ ^[0-9]+$ ]] && (( 10#$RELAY_PIN <= 27 )) \
+        || die "--relay-pin: '$RELAY_PIN' is not a BCM GPIO number (0-27)"
+    RELAY_PIN=$((10#$RELAY_PIN))
+}
+
+door_config_skeleton() {
+    local config="$ETC/doorward.toml" configured
+    if [[ -e $config ]]; then  # the person's file: only checked against --relay-pin
+        if [[ -n $RELAY_PIN ]]; then
+            configured=$("$PYTHON" "$HELPERS" relay-pin "$config") \
+                || die "cannot read the relay pin from ${config#"$ROOT"}"
+            [[ $configured == "$RELAY_PIN" ]] || die "${config#"$ROOT"} wires the relay to pin" \
+                "$configured, not $RELAY_PIN: edit [hardware.relay] pin there, then run this again"
+        fi
+        own_config "$config"
+        return 0
+    fi
+    # The documented example, switched to the Pi's GPIO and to the relay pin given; the person
+    # still checks the inputs' pins against the wiring (`doorward check-config`). Its
+    # ca_file names a file that is not there yet: left out (the system store) until it is.
     sed -e 's/^gpio_backend = "sim".*/gpio_backend = "rpi"/' -e '/^hub_socket = /d' \
-        "$SOURCE_DIR/docs/doorward.example.toml" | write_text "$ETC/doorward.toml" 0644
+        -e 's|^ca_file = |# ca_file = |' \
+        -e "/^\[hardware\.relay\]/,/^\[/ s/^pin = [0-9]*/pin = $RELAY_PIN/" \
+        "$SOURCE_DIR/docs/doorward.example.toml" | write_text "$config" 0640
+    own_config "$config"
+}
+
+# docs/kiosk.md: a kiosk reads [module], [server] and [storage], and has no relay.
+kiosk_config_skeleton() {
+    local config="$ETC/doorward.toml"
+    [[ -e $config ]] || write_text "$config" 0640 <<'KIOSK'
+# doorward enrolment kiosk (docs/kiosk.md): the module, the station credential, the state.
+[module]
+url = "/dev/serial0"
+baud = 57600
+model = "r503"                       # r307, r503 or as608
+
+[server]
+credential = "/etc/doorward/credential.json"   # `doorward pair` writes it
+
+[storage]
+state_dir = "/var/lib/doorward"      # module.json: the bound module's identity
+KIOSK
+    own_config "$config"
 }
 
 server_config_skeleton() {
-    [[ -e "$ETC/server.toml" || $ROLE != server ]] && return 0
-    write_text "$ETC/server.toml" 0640 <<'EOF'
+    [[ -e "$ETC/server.toml" ]] || write_text "$ETC/server.toml" 0640 <<'SERVER'
 # doorward server configuration; `doorward server init` creates the keys and database.
 [server]
-database = "/var/lib/doorward/server.db"
-keys_dir = "/var/lib/doorward/keys"
+database = "/var/lib/doorward/server.db"   # `doorward server backup` copies this
+keys_dir = "/etc/doorward/server-keys"      # apart from the database: back it up offline, once
 host = "127.0.0.1"   # put a TLS terminator in front, or set tls_certfile/tls_keyfile
 port = 8443
-EOF
+SERVER
+    own_config "$ETC/server.toml"
+    state_dir "$SERVER_KEYS"
+}
+
+config_files() {
+    case "$ROLE" in
+        door) door_config_skeleton ;;
+        kiosk) kiosk_config_skeleton ;;
+        server) server_config_skeleton ;;
+    esac
+    state_dir "$STATE"
 }
 
 # ---- the firmware lines and the devices -----------------------------------------------------
@@ -181,7 +281,7 @@ firmware_config() {  # bookworm: /boot/firmware/config.txt; older images: /boot/
 
 firmware_lines() {
     [[ $ROLE == door ]] || return 0
-    local config_txt relay_line outcome
+    local config_txt relay_line power_line outcome
     config_txt=$(firmware_config)
     if [[ -z $config_txt ]]; then
         say "warning: no /boot/firmware/config.txt (not a Pi?): the relay line is not held from boot"
@@ -189,11 +289,15 @@ firmware_lines() {
     fi
     relay_line=$("$PYTHON" "$HELPERS" relay-line "$ETC/doorward.toml") \
         || die "cannot read the relay pin from ${ETC#"$ROOT"}/doorward.toml"
+    power_line=$("$PYTHON" "$HELPERS" power-line "$ETC/doorward.toml") \
+        || die "cannot read [hardware.module_power] from ${ETC#"$ROOT"}/doorward.toml"
     mkdir -p "$(dirname "$config_txt")"
-    outcome=$("$PYTHON" "$HELPERS" firmware-block "$config_txt" "$relay_line" dtparam=strict_gpiod)
+    outcome=$("$PYTHON" "$HELPERS" firmware-block "$config_txt" "$relay_line" \
+        ${power_line:+"$power_line"} dtparam=strict_gpiod)
     if [[ $outcome == changed ]]; then
         CHANGED=1
-        say "${config_txt#"$ROOT"}: $relay_line and dtparam=strict_gpiod (reboot to apply)"
+        say "${config_txt#"$ROOT"}: $relay_line ${power_line:+"$power_line (the module's supply) "}and" \
+            "dtparam=strict_gpiod (reboot to apply)"
     fi
 }
 
@@ -274,7 +378,7 @@ run_migrations() {
         say "this release has no 'doorward migrate': nothing to migrate"
         return 0
     fi
-    [[ -z $ROOT ]] && doorward=(runuser -u doorward -- "${doorward[@]}")
+    [[ -z $ROOT ]] && doorward=(runuser -u "$SERVICE_USER" -- "${doorward[@]}")
     "${doorward[@]}" migrate --state-dir "$STATE" || status=$?
     (( status == MIGRATE_REFUSED )) && say "migration refused: the state is newer than this release"
     return "$status"
@@ -311,9 +415,10 @@ uninstall() {
     for unit in "${ALL_UNITS[@]}"; do remove_unit "$unit"; done
     systemctl_live daemon-reload
     rm -rf "$OPT"
+    if [[ -L $BIN_LINK ]]; then rm -f "$BIN_LINK"; fi
     if (( PURGE )); then
         rm -rf "$ETC" "$STATE" "$CREDSTORE/doorward-door"
-        [[ -z $ROOT ]] && { userdel doorward 2>/dev/null || true; }
+        [[ -z $ROOT ]] && { userdel "$SERVICE_USER" 2>/dev/null || true; }
         say "purged config, state and the door's credential"
     else
         say "kept ${ETC#"$ROOT"}, ${STATE#"$ROOT"} and the credential (--purge removes them)"
@@ -328,17 +433,20 @@ install_role() {
     [[ -n $ROLE ]] || die "--role door|kiosk|server is required"
     UNIT=$(unit_for "$ROLE")
     [[ -z $ROOT && $(id -u) != 0 ]] && die "run as root (sudo), or with --root DIR"
+    if [[ $ROLE == door && ( -n $RELAY_PIN || ! -e "$ETC/doorward.toml" ) ]]; then
+        ask_relay_pin  # before anything is written
+    fi
     ensure_user
     mkdir -p "$OPT" "$ETC"
     write_text "$ROLE_FILE" 0644 <<<"$ROLE"
     ensure_release
     install_file "$SOURCE_DIR/docs/install.md" "$OPT/docs/install.md" 0644  # the units' Documentation=
-    config_skeleton
-    server_config_skeleton
+    link_to "/opt/doorward/venv/bin/doorward" "$BIN_LINK"  # `doorward` on root's PATH
+    config_files
     firmware_lines
     install_units
     enable_unit
-    say "done: $UNIT enabled. Next: edit /etc/doorward/*.toml, \`doorward check-config\`," \
+    say "done: $UNIT enabled. Next: check /etc/doorward/*.toml, \`doorward check-config\`," \
         "\`doorward doctor\`, pair (docs/install.md), then \`systemctl start $UNIT\`"
 }
 

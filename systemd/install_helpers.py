@@ -4,6 +4,9 @@ Run by the installer with the system's Python 3.11+ (stdlib only: it runs before
 virtual environment exists, and under ``--root`` for image builders)::
 
     install_helpers.py relay-line CONFIG          -> prints gpio=17=op,dl (or op,dh)
+    install_helpers.py relay-pin CONFIG           -> prints 17: [hardware.relay] pin
+    install_helpers.py power-line CONFIG          -> prints gpio=16=op,dh (the module supplied
+                                                     from boot), nothing without module_power
     install_helpers.py firmware-block CONFIG_TXT LINE...
                                                   -> rewrites doorward's block if it differs
     install_helpers.py resolve-node ROOT DEVICE   -> prints the real node (/dev/ttyAMA0)
@@ -27,18 +30,44 @@ BLOCK_HEAD = ("# docs/wiring.md: the firmware holds the relay pin at its safe le
 MAX_LINK_HOPS = 16
 
 
+def relay_pin(config_path: Path) -> int:
+    pin = _relay(config_path)["pin"]
+    if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 27:
+        raise ValueError(f"hardware.relay.pin: {pin!r} is not a BCM GPIO number (0-27)")
+    return pin
+
+
+def _relay(config_path: Path) -> dict:
+    return tomllib.loads(config_path.read_text(encoding="utf-8"))["hardware"]["relay"]
+
+
 def relay_line(config_path: Path) -> str:
     """``gpio=N=op,dl`` for an active-high driver, ``op,dh`` for a declared active-low one."""
-    relay = tomllib.loads(config_path.read_text(encoding="utf-8"))["hardware"]["relay"]
-    pin, active = relay["pin"], relay.get("active", "high")
-    if not isinstance(pin, int) or not 0 <= pin <= 27:
-        raise ValueError(f"hardware.relay.pin: {pin!r} is not a BCM GPIO number (0-27)")
+    relay, pin = _relay(config_path), relay_pin(config_path)
+    active = relay.get("active", "high")
     if active == "high":
         return f"gpio={pin}=op,dl"
     if active == "low" and relay.get("active_low_declared") is True:
         return f"gpio={pin}=op,dh"
     raise ValueError("hardware.relay.active: 'low' needs active_low_declared = true "
                      "(docs/wiring.md); run `doorward check-config`")
+
+
+def power_line(config_path: Path) -> str:
+    """``gpio=N=op,dh`` (``op,dl`` when active-low) for ``[hardware.module_power]``: the
+    firmware switches the fingerprint module on at power-on, so `doorward pair` and
+    `doorward doctor` find it answering before any daemon has driven the pin; "" when the
+    module's supply is not switched."""
+    hardware = tomllib.loads(config_path.read_text(encoding="utf-8"))["hardware"]
+    power = hardware.get("module_power")
+    if power is None:
+        return ""
+    pin, active = power["pin"], power.get("active", "high")
+    if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 27:
+        raise ValueError(f"hardware.module_power.pin: {pin!r} is not a BCM GPIO number (0-27)")
+    if active not in ("high", "low"):
+        raise ValueError(f"hardware.module_power.active: {active!r} is not 'high' or 'low'")
+    return f"gpio={pin}=op,{'dh' if active == 'high' else 'dl'}"
 
 
 def firmware_block(text: str, lines: list[str]) -> str:
@@ -110,6 +139,16 @@ def _relay_line(args: list[str]) -> int:
     return 0
 
 
+def _relay_pin(args: list[str]) -> int:
+    print(relay_pin(Path(args[0])))
+    return 0
+
+
+def _power_line(args: list[str]) -> int:
+    print(power_line(Path(args[0])))
+    return 0
+
+
 def _firmware_block(args: list[str]) -> int:
     path, lines = Path(args[0]), args[1:]
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -128,7 +167,8 @@ def _resolve_node(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"relay-line": _relay_line, "firmware-block": _firmware_block,
+COMMANDS = {"relay-line": _relay_line, "relay-pin": _relay_pin, "power-line": _power_line,
+            "firmware-block": _firmware_block,
             "resolve-node": _resolve_node}
 
 if __name__ == "__main__":

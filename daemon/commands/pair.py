@@ -16,10 +16,12 @@ recovery). A kiosk whose port is held binds at the station's next start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
 
+from doorward.daemon.commands.module_power import hardware_of, module_supply
 from doorward.daemon.reader.binding import BindingStatus, bind_module
 from doorward.daemon.config.loader import default_config_path, load_config
 from doorward.daemon.storage.credentials import Credentials, write_credentials, write_systemd_credential
@@ -82,31 +84,43 @@ def request_bind(credentials: Credentials, identity: str, state_dir: Path) -> st
 
 def run(args: argparse.Namespace) -> int:
     # Only what pairing needs: a kiosk station has no door hardware to describe.
-    config = load_config(args.config or default_config_path(),
-                         sections=("module", "server", "storage"))
+    path = args.config or default_config_path()
+    config = load_config(path, sections=("module", "server", "storage"))
     sensor = open_module(config)
+    # With the port ours, the module is ours to power (a stopped daemon left it off).
+    supply = module_supply(hardware_of(path)) if sensor is not None else contextlib.nullcontext()
     try:
-        if sensor is not None:
-            identity = args.module_identity or identity_of(sensor)
-        elif args.module_identity:
-            identity = args.module_identity
-        else:
-            raise DoorwardError(
-                f"{config.module.url} is held by another process (the daemon or the kiosk): "
-                "pass --module-identity (shown by `doorward status`), or stop it first"
-            )
-        request = PairingRequest(args.server, args.code, args.fingerprint, identity,
-                                 args.recover_module, args.ca_file or config.server.ca_file)  # fmt: skip
-        credentials = pair(request)
-        where = _store(credentials, args, Path(config.server.credential))
-        print(f"paired as {credentials.kind} {credentials.device_id}; credential in {where}")
-        if sensor is None:
-            print(request_bind(credentials, identity, config.storage.state_dir))
-        else:
-            print(bind_and_record(sensor, credentials, config.storage.state_dir))
+        with supply:
+            return _pair(args, config, sensor)
     finally:
         if sensor is not None:
             sensor.close()
+
+
+def _pair(args: argparse.Namespace, config, sensor: R30xSensor | None) -> int:  # noqa: ANN001
+    if sensor is not None:
+        identity = args.module_identity or identity_of(sensor)
+    elif args.module_identity:
+        identity = args.module_identity
+    else:
+        raise DoorwardError(
+            f"{config.module.url} is held by another process (the daemon or the kiosk): "
+            "pass --module-identity (shown by `doorward status`), or stop it first"
+        )
+    ca_file = args.ca_file or config.server.ca_file
+    if ca_file and not Path(ca_file).is_file():
+        raise DoorwardError(f"the CA file {ca_file} does not exist: put the server's CA "
+                            "certificate there, or leave [server] ca_file out to use the "
+                            "system's store")
+    request = PairingRequest(args.server, args.code, args.fingerprint, identity,
+                             args.recover_module, ca_file)  # fmt: skip
+    credentials = pair(request)
+    where = _store(credentials, args, Path(config.server.credential))
+    print(f"paired as {credentials.kind} {credentials.device_id}; credential in {where}")
+    if sensor is None:
+        print(request_bind(credentials, identity, config.storage.state_dir))
+    else:
+        print(bind_and_record(sensor, credentials, config.storage.state_dir))
     return 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +25,7 @@ from doorward.daemon.codec.policy import Policy
 from doorward.daemon.config.policy import read_policy
 from doorward.daemon.config.daemon import DaemonConfig, read_daemon
 from doorward.daemon.config.storage import StorageConfig, read_storage
+from doorward.daemon.config.relocation import RELOCATION_ENV, relocated, relocated_path
 
 DEFAULT_CONFIG_PATH = Path("/etc/doorward/doorward.toml")
 CONFIG_PATH_ENV = "DOORWARD_CONFIG"
@@ -145,7 +146,7 @@ OPTIONAL_SECTIONS = {"module", "server", "clock", "storage", "daemon", "policy"}
 
 
 def default_config_path() -> Path:
-    return Path(os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
+    return Path(os.environ.get(CONFIG_PATH_ENV) or relocated_path(DEFAULT_CONFIG_PATH))
 
 
 def load_config(path: Path | str, sections: tuple[str, ...] | None = None) -> Config:
@@ -176,7 +177,27 @@ def parse_config(text: str, path: Path, sections: tuple[str, ...] | None = None,
         root.finish()
     if problems:
         raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
-    return Config(path=path, **values)
+    return Config(path=path, **_relocated(values))
+
+
+def _relocated(values: dict[str, Any]) -> dict[str, Any]:
+    """Every absolute path under ``$DOORWARD_TEST_ROOT`` (tests only; see relocation.py)."""
+    if not os.environ.get(RELOCATION_ENV):
+        return values
+    hardware, module, server = values["hardware"], values["module"], values["server"]
+    storage, daemon = values["storage"], values["daemon"]
+    if hardware is not None and hardware.hub_socket:
+        values["hardware"] = replace(hardware, hub_socket=relocated(hardware.hub_socket))
+    if module is not None:
+        values["module"] = replace(module, url=relocated(module.url))
+    if server is not None:
+        values["server"] = replace(server, credential=relocated(server.credential),
+                                   ca_file=server.ca_file and relocated(server.ca_file))
+    if storage is not None:
+        values["storage"] = replace(storage, state_dir=relocated_path(storage.state_dir))
+    if daemon is not None and daemon.status_file is not None:
+        values["daemon"] = replace(daemon, status_file=relocated_path(daemon.status_file))
+    return values
 
 
 def _read_section(root: TableReader, name: str, reader: Callable, sections) -> Any:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
+import stat
 import subprocess
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -44,7 +47,7 @@ def fake_wheel(folder: Path, version: str, schema: int) -> Path:
     files = {
         "doorward_fake.py": FAKE_CLI.format(schema=schema),
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: doorward\nVersion: {version}\n"
-                            "Provides-Extra: pi\nProvides-Extra: server\n",
+                            "Provides-Extra: pi\nProvides-Extra: server\nProvides-Extra: kiosk\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/entry_points.txt": "[console_scripts]\ndoorward = doorward_fake:main\n",
     }
@@ -61,8 +64,9 @@ def _digest(text: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
 
 
-def run_install(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DOORWARD_PIP_ARGS": "--no-index --no-deps", "PIP_NO_INDEX": "1"}
+def run_install(root: Path, *args: str, check: bool = True,
+                pip_args: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "DOORWARD_PIP_ARGS": f"--no-index --no-deps {pip_args}", "PIP_NO_INDEX": "1"}
     done = subprocess.run(["bash", str(INSTALL), "--root", str(root), *args], env=env,
                           capture_output=True, text=True, timeout=120)
     if check:
@@ -100,7 +104,7 @@ def pi_root(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def door_root(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Path]) -> Path:
     root = pi_root(tmp_path_factory.mktemp("door") / "root")
-    run_install(root, "--role", "door", "--wheel", str(wheels["old"]))
+    run_install(root, "--role", "door", "--relay-pin", "17", "--wheel", str(wheels["old"]))
     return root
 
 
@@ -113,14 +117,37 @@ def door_copy(door_root: Path, tmp_path: Path) -> Path:
 
 def test_second_run_changes_nothing(door_copy: Path, wheels: dict[str, Path]) -> None:
     before = manifest(door_copy)
-    run_install(door_copy, "--role", "door", "--wheel", str(wheels["old"]))
+    run_install(door_copy, "--role", "door", "--relay-pin", "17", "--wheel", str(wheels["old"]))
     assert manifest(door_copy) == before
+    run_install(door_copy, "--role", "door", "--wheel", str(wheels["old"]))  # pin from the config
+    assert manifest(door_copy) == before
+
+
+def test_the_relay_pin_comes_from_the_installer_never_from_the_example(
+        tmp_path: Path, wheels: dict[str, Path]) -> None:
+    root = pi_root(tmp_path / "root")
+    refused = run_install(root, "--role", "door", "--wheel", str(wheels["old"]), check=False)
+    assert refused.returncode != 0 and "--relay-pin N is required" in refused.stderr
+    assert "doorward" not in (root / "boot/firmware/config.txt").read_text()
+    assert not (root / "etc/doorward/doorward.toml").exists()
+    run_install(root, "--role", "door", "--relay-pin", "21", "--wheel", str(wheels["old"]))
+    lines = (root / "boot/firmware/config.txt").read_text().splitlines()
+    assert "gpio=21=op,dl" in lines and not [line for line in lines if line.startswith("gpio=17")]
+    config = tomllib.loads((root / "etc/doorward/doorward.toml").read_text())
+    assert config["hardware"]["relay"]["pin"] == 21
+    assert config["hardware"]["door_contact"]["pin"] == 27  # only the relay's pin changed
+    other = run_install(root, "--role", "door", "--relay-pin", "18", "--wheel", str(wheels["old"]),
+                        check=False)
+    assert other.returncode != 0 and "wires the relay to pin 21, not 18" in other.stderr
+    bad = run_install(tmp_path / "other", "--role", "door", "--relay-pin", "40", check=False)
+    assert bad.returncode != 0 and "'40' is not a BCM GPIO number" in bad.stderr
 
 
 def test_firmware_holds_the_relay_pin_once(door_copy: Path, wheels: dict[str, Path]) -> None:
     run_install(door_copy, "--role", "door", "--wheel", str(wheels["old"]))
     lines = (door_copy / "boot" / "firmware" / "config.txt").read_text().splitlines()
     assert lines.count("gpio=17=op,dl") == 1 and lines.count("dtparam=strict_gpiod") == 1
+    assert lines.count("gpio=16=op,dh") == 1  # the module's supply on from power-on
     assert lines[:2] == ["[pi4]", "arm_boost=1"]  # the person's lines stay as they were
     assert lines.index("[all]") < lines.index("gpio=17=op,dl")  # not under the [pi4] filter
 
@@ -142,8 +169,16 @@ def test_door_install_layout(door_root: Path) -> None:
     assert os.readlink(wants / "doorward.service") == "/etc/systemd/system/doorward.service"
     config = (door_root / "etc/doorward/doorward.toml").read_text()
     assert 'gpio_backend = "rpi"' in config and "hub_socket" not in config
+    assert "ca_file" not in tomllib.loads(config)["server"]  # the example's names no file yet
     script = (door_root / "opt/doorward/venv/bin/doorward").read_text().splitlines()[0]
     assert script == "#!/opt/doorward/releases/doorward-0.1.0/bin/python"  # as the Pi sees it
+    assert os.readlink(door_root / "usr/local/bin/doorward") == "/opt/doorward/venv/bin/doorward"
+    assert mode(door_root / "etc/doorward/doorward.toml") == 0o640
+    assert mode(door_root / "var/lib/doorward") == 0o700
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def put_state(root: Path, schema: int) -> Path:
@@ -181,6 +216,7 @@ def test_uninstall_keeps_state_and_config_unless_purged(door_copy: Path) -> None
     state = put_state(door_copy, schema=1)
     run_install(door_copy, "--uninstall")
     assert not (door_copy / "opt/doorward").exists()
+    assert not (door_copy / "usr/local/bin/doorward").is_symlink()  # no dangling command
     assert not (door_copy / "etc/systemd/system/doorward.service").exists()
     assert not (door_copy / "etc/systemd/system/multi-user.target.wants/doorward.service").exists()
     assert (state / "cache.db").exists() and (door_copy / "etc/doorward/doorward.toml").exists()
@@ -194,9 +230,54 @@ def test_server_role_gets_its_unit_and_no_firmware_lines(tmp_path: Path, wheels:
     wants = root / "etc/systemd/system/multi-user.target.wants"
     assert [p.name for p in wants.iterdir()] == ["doorward-server.service"]
     assert "doorward" not in (root / "boot/firmware/config.txt").read_text()
-    assert "[server]" in (root / "etc/doorward/server.toml").read_text()
+    server_toml = root / "etc/doorward/server.toml"
+    keys_dir = tomllib.loads(server_toml.read_text())["server"]["keys_dir"]
+    assert keys_dir == "/etc/doorward/server-keys"  # apart from /var/lib/doorward's backups
+    assert mode(server_toml) == 0o640 and mode(root / keys_dir.lstrip("/")) == 0o700
+    assert mode(root / "var/lib/doorward") == 0o700  # for `server init`'s database
+    assert not (root / "etc/doorward/doorward.toml").exists()
+
+
+def test_each_role_installs_its_own_extra(tmp_path: Path, wheels: dict[str, Path]) -> None:
+    for role, extra in (("door", "pi"), ("kiosk", "kiosk"), ("server", "server")):
+        root = pi_root(tmp_path / role)
+        report = tmp_path / f"{role}.json"
+        run_install(root, "--role", role, "--relay-pin", "17", "--wheel", str(wheels["old"]),
+                    pip_args=f"--report {report}")
+        [installed] = json.loads(report.read_text())["install"]
+        assert installed["requested_extras"] == [extra], role
+
+
+def test_kiosk_role_writes_the_config_kiosk_md_describes(tmp_path: Path, wheels: dict[str, Path]) -> None:
+    root = pi_root(tmp_path / "root")
+    run_install(root, "--role", "kiosk", "--wheel", str(wheels["old"]))
+    config = root / "etc/doorward/doorward.toml"
+    assert set(tomllib.loads(config.read_text())) == {"module", "server", "storage"}
+    assert mode(config) == 0o640 and mode(root / "var/lib/doorward") == 0o700
+    assert "doorward" not in (root / "boot/firmware/config.txt").read_text()
 
 
 def test_refuses_an_unknown_role(tmp_path: Path) -> None:
     done = run_install(tmp_path, "--role", "garage", check=False)
     assert done.returncode != 0 and "--role must be door, kiosk or server" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a terminal")
+def test_on_a_terminal_the_installer_asks_for_the_relay_pin(tmp_path: Path,
+                                                            wheels: dict[str, Path]) -> None:
+    root = pi_root(tmp_path / "root")
+    command = " ".join(["bash", str(INSTALL), "--root", str(root), "--role", "door",
+                        "--wheel", str(wheels["old"])])
+    env = {**os.environ, "DOORWARD_PIP_ARGS": "--no-index --no-deps", "PIP_NO_INDEX": "1"}
+    done = subprocess.run(["script", "-qec", command, "/dev/null"], input="21\n", env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "BCM GPIO pin of the lock relay driver" in done.stdout
+    assert "gpio=21=op,dl" in (root / "boot/firmware/config.txt").read_text()
+
+
+def test_help_prints_the_whole_header_and_no_code() -> None:
+    done = subprocess.run(["bash", str(INSTALL), "--help"], capture_output=True, text=True,
+                          timeout=10)
+    assert "--relay-pin" in done.stdout and "DOORWARD_PIP_ARGS" in done.stdout
+    assert "set -euo" not in done.stdout

@@ -1,7 +1,8 @@
 """The shipped artifact is what is tested: the wheel pip builds, installed into a fresh venv
 outside the source tree, non-editable (issue 13).
 
-One wheel and one venv per run: the wheel holds only ``doorward/`` and its dist-info at the
+One wheel (the ``wheel`` fixture of tests/e2e/conftest.py, which the role installs share) and
+one venv per run: the wheel holds only ``doorward/`` and its dist-info at the
 top, every module of the source folders and the files read at run time (the kiosk's page,
 the API documentation's assets); from the installed venv, in a directory far from the
 checkout, ``doorward --version`` answers, the kiosk serves its page, and the demo plays its
@@ -11,13 +12,14 @@ beside it and removed again, and doorward is unaffected both times.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("daemon", "drivers", "enrol", "sim", "server")
@@ -36,25 +38,9 @@ print(page.status_code, "<html" in page.text.lower(), page.headers["content-secu
 """
 
 
-def clean_env() -> dict[str, str]:
-    """No PYTHONPATH and no proxy: the venv sees only what it installed, and stays local."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("PYTHONPATH", "VIRTUAL_ENV") and "proxy" not in k.lower()}
-
-
 def run(argv: list[str], cwd: Path, timeout_s: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=cwd, env=clean_env(), capture_output=True, text=True,
                           timeout=timeout_s)
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                 str(ROOT)], cwd=out)
-    assert built.returncode == 0, built.stdout + built.stderr
-    (found,) = out.glob("doorward-*.whl")
-    return found
 
 
 @pytest.fixture(scope="module")

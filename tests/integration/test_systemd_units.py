@@ -126,3 +126,17 @@ def test_each_hardening_directive_is_set(unit: str, key: str, value: str) -> Non
 @pytest.mark.parametrize("unit", UNITS)
 def test_the_system_call_filters_deny_the_privileged_groups(unit: str) -> None:
     assert values(unit, "SystemCallFilter")[:2] == SYSCALL_FILTERS
+
+
+def test_the_server_unit_may_write_the_keys_dir_the_installer_configures() -> None:
+    installer = (ROOT / "systemd" / "install.sh").read_text()
+    [keys_dir] = re.findall(r'^keys_dir = "([^"]+)"', installer, re.MULTILINE)
+    assert not keys_dir.startswith("/var/lib/doorward/")  # apart from the state backups copy
+    assert values("doorward-server.service", "ReadWritePaths") == [keys_dir]
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_every_unit_runs_as_the_installers_service_user(unit: str) -> None:
+    installer = (ROOT / "systemd" / "install.sh").read_text()
+    [user] = re.findall(r"^SERVICE_USER=(\w+)", installer, re.MULTILINE)
+    assert values(unit, "User") == [user] and values(unit, "Group") == [user]

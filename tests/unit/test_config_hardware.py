@@ -150,7 +150,7 @@ def test_missing_sections_and_files_are_named(tmp_path):
 def test_check_config_prints_ok_or_the_errors_with_exit_code_2(tmp_path, capsys):
     good = write(tmp_path, MINIMAL)
     assert check_config(["--config", str(good)]) == 0
-    assert capsys.readouterr().out == f"config OK: {good}\n"
+    assert capsys.readouterr().out == f"config OK: {good} (as a door)\n"
     bad = write(tmp_path, MINIMAL.replace("pin = 17", "pin = 40"))
     assert check_config(["--config", str(bad)]) == 2
     assert f"{bad}: hardware.relay.pin: 40 is not a BCM GPIO number" in capsys.readouterr().err
@@ -178,3 +178,49 @@ def test_relay_safe_reads_only_the_hardware_section(tmp_path):
     # An unrelated mistake elsewhere must never stop the stop hook from making the door safe.
     path = write(tmp_path, MINIMAL + "[server]\nurl = 'x'\n")
     assert load_config(path, sections=("hardware",)).hardware.relay.pin == 17
+
+
+KIOSK = """\
+[module]
+url = "/tmp/dw-r503"
+model = "r503"
+
+[server]
+credential = "/tmp/dw/kiosk-credential.json"
+"""
+
+
+def test_check_config_knows_the_roles(tmp_path, capsys):
+    kiosk = write(tmp_path, KIOSK)  # what docs/kiosk.md tells a kiosk to write
+    assert check_config(["--config", str(kiosk), "--role", "door"]) == 2
+    assert "hardware: missing table" in capsys.readouterr().err
+    assert check_config(["--config", str(kiosk), "--role", "kiosk"]) == 0
+    assert capsys.readouterr().out == f"config OK: {kiosk} (as a kiosk)\n"
+    misspelt = write(tmp_path, KIOSK + "[modul]\nbaud = 9600\n")
+    assert check_config(["--config", str(misspelt), "--role", "kiosk"]) == 2
+    assert f"{misspelt}: modul: unknown section" in capsys.readouterr().err
+    bad_kiosk = write(tmp_path, KIOSK.replace('"r503"', '"r999"'))
+    assert check_config(["--config", str(bad_kiosk), "--role", "kiosk"]) == 2
+    assert "module.model: 'r999' is not one of" in capsys.readouterr().err
+
+
+def test_check_config_checks_the_servers_file_for_the_server_role(tmp_path, capsys):
+    server = tmp_path / "server.toml"
+    server.write_text('[server]\ndatabase = "db"\nkeys_dir = "keys"\n')
+    assert check_config(["--config", str(server), "--role", "server"]) == 0
+    server.write_text('[server]\ndatabase = "db"\n')
+    assert check_config(["--config", str(server), "--role", "server"]) == 2
+    assert "server.keys_dir: missing" in capsys.readouterr().err
+
+
+def test_check_config_takes_the_installed_role_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DOORWARD_TEST_ROOT", str(tmp_path))
+    monkeypatch.delenv("DOORWARD_CONFIG", raising=False)
+    (tmp_path / "etc/doorward").mkdir(parents=True)
+    (tmp_path / "etc/doorward/doorward.toml").write_text(KIOSK)
+    assert check_config([]) == 2  # no role file: a door's sections
+    capsys.readouterr()
+    (tmp_path / "opt/doorward").mkdir(parents=True)
+    (tmp_path / "opt/doorward/role").write_text("kiosk\n")  # as install.sh writes it
+    assert check_config([]) == 0
+    assert "(as a kiosk)" in capsys.readouterr().out

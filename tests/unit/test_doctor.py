@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from doorward.daemon.commands.doctor.main import build_context, doctor, exit_code, run_doctor
 from doorward.daemon.commands.doctor.hardware import DoorSecrets, Plugins
 from doorward.daemon.commands.doctor.probe import CommandResult, Status, SystemProbe
+from doorward.daemon.commands.doctor.system import DoctorContext
 from doorward.drivers.r30x.errors import Timeout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +67,10 @@ class Foreign:
 @dataclass
 class FakeGpio:
     calls: list[tuple] = field(default_factory=list)
+    levels: dict[int, int] = field(default_factory=dict)  # what read() sees before a setup
+
+    def read(self, pin: int) -> int:
+        return self.levels.get(pin, 0)
 
     def setup_output(self, pin: int, level: int) -> None:
         self.calls.append(("setup", pin, level))
@@ -190,7 +196,7 @@ FAILURES: dict[str, tuple[Callable[[Machine], None], str, str]] = {
         lambda pi: pi.commands.update({"pinctrl get 17": " 17: op -- pd | hi // GPIO17"}),
         "relay pin level now", "doorward relay-safe"),
     "module silent": (lambda pi: setattr(pi, "sensor_error", Timeout("no reply")),
-                      "fingerprint module answers", "check the wiring"),
+                      "fingerprint module answers", "the wiring (Pi TXD"),
     "module swapped": (lambda pi: setattr(pi, "binding", Foreign()),
                        "module bound to this door (password and notepad)", "re-pair"),
     "bad config": (lambda pi: pi.config.write_text("[hardware]\nlock_type = 1\n"),
@@ -231,7 +237,9 @@ def test_a_machine_that_is_not_a_pi_says_so_instead_of_failing(tmp_path: Path) -
 
 def test_click_relay_energises_briefly_and_ends_safe(pi: Machine) -> None:
     assert pi.results(click=True)["relay click test"].status is Status.OK
-    assert pi.gpio.calls == [("setup", 17, 0), ("write", 17, 1), ("write", 17, 0), ("close",)]
+    power = [("setup", 16, 1), ("close",)]  # the module's supply, for the module checks
+    assert pi.gpio.calls == [*power, ("setup", 17, 0), ("write", 17, 1), ("write", 17, 0),
+                             ("close",)]
 
 
 def test_click_relay_refuses_while_the_daemon_holds_the_relay(pi: Machine) -> None:
@@ -247,3 +255,76 @@ def test_configure_module_sets_fast_baud_and_large_packets_once(pi: Machine) -> 
     pi.sensor = FakeSensor(FakeParams(packet_size=256, baud=115200))
     code, text = pi.doctor("--configure-module")
     assert pi.sensor.settings == [] and "already set" in text
+
+
+def test_an_assumed_synchronised_clock_is_a_warning_as_the_daemon_trusts_it(pi: Machine) -> None:
+    pi.synchronised = False
+    pi.config.write_text(pi.config.read_text().replace("assume_synchronised = false",
+                                                        "assume_synchronised = true"))
+    result = pi.results()["clock synchronised"]
+    assert result.status is Status.WARN and "assume_synchronised = true" in result.detail
+    assert pi.doctor()[0] == 0
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces
+    to hyphens (a code block's # lines are not headings)."""
+    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)
+    headings = re.findall(r"^#{1,6} +(.+?) *$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_doc_link_doctor_prints_resolves_to_a_heading() -> None:
+    sources = "\n".join(path.read_text() for path in (ROOT / "daemon/commands/doctor").glob("*.py"))
+    links = set(re.findall(r"docs/([\w-]+\.md)(?:#([\w-]+))?", sources))
+    assert ("install.md", "4-pair") in links  # the pattern finds them
+    broken = [f"docs/{page}#{anchor}" for page, anchor in sorted(links)
+              if not (ROOT / "docs" / page).exists()
+              or (anchor and anchor not in heading_anchors(ROOT / "docs" / page))]
+    assert broken == []
+
+
+def test_doctor_reads_the_journal_an_unpaired_daemon_writes(tmp_path: Path) -> None:
+    from doorward.daemon.commands.doctor.sync import journal_check
+    from doorward.daemon.journal.store import EventJournal
+
+    context = DoctorContext(probe=SystemProbe(tmp_path), hardware=None, is_pi=False,
+                            state_dir=str(tmp_path))
+    nothing = journal_check(context)
+    assert nothing.status is Status.WARN and "journal-unpaired.db" in nothing.detail
+    journal = EventJournal(tmp_path / "journal-unpaired.db", "unpaired")
+    journal.append("door_started", {}, wall_now=1e9, wall_trusted=True, mono_now=0.0,
+                   boot_id="b")
+    journal.close()
+    result = journal_check(context)
+    assert result.status is Status.OK and "journal-unpaired.db" in result.detail, result
+
+
+def test_doctor_powers_the_module_a_stopped_daemon_left_off(pi: Machine) -> None:
+    pi.gpio.levels[16] = 0  # strict_gpiod: the daemon's stop released module_power low
+    results = pi.results()
+    power = results["module power (module_power pin)"]
+    assert power.status is Status.OK and "BCM 16" in power.detail and "was off" in power.detail
+    assert pi.gpio.calls == [("setup", 16, 1), ("close",)]  # on for the checks, then released
+    assert results["fingerprint module answers"].status is Status.OK
+
+
+def test_an_unpowerable_module_is_reported_as_unpowered_not_as_wiring(pi: Machine) -> None:
+    def no_gpio(_hardware: object) -> FakeGpio:
+        raise OSError("GPIO busy")
+
+    pi.plugins = lambda: Plugins(open_sensor=pi.open_sensor, door_secrets=lambda _c: pi.secrets,  # type: ignore[method-assign]
+                                 check_binding=lambda *_a: pi.binding,
+                                 clock_synchronised=lambda _c: True, open_gpio=no_gpio,
+                                 sleep=lambda _s: None)
+    results = pi.results()
+    power, module = results["module power (module_power pin)"], results["fingerprint module answers"]
+    assert power.status is Status.FAIL and "BCM 16" in power.detail and "GPIO busy" in power.detail
+    assert module.status is Status.FAIL and "unpowered" in module.detail
+    assert "TXD" not in module.fix and "baud" not in module.fix
+
+
+def test_a_silent_module_with_its_supply_on_names_the_supply_first(pi: Machine) -> None:
+    pi.sensor_error = Timeout("no reply")
+    fix = pi.results()["fingerprint module answers"].fix
+    assert fix.index("module_power, BCM 16, is on now") < fix.index("TXD")

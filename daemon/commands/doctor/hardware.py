@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from doorward.daemon.commands.doctor.system import DoctorContext
+from doorward.daemon.commands.module_power import module_supply
 from doorward.daemon.commands.doctor.probe import CheckResult, fail, not_a_pi, ok, skipped, warn
 from doorward.daemon.errors import DoorwardError
 
@@ -47,18 +48,37 @@ def service_active(context: DoctorContext) -> bool:
     return result is not None and result.stdout.strip() == "active"
 
 
+POWER_CHECK = "module power (module_power pin)"
+
+
 def check_module(context: DoctorContext) -> list[CheckResult]:
+    """The module's supply (doctor switches it on: a stopped daemon left it off), then the
+    module's answer and its binding, all while the supply is held on."""
     name = "fingerprint module answers"
     if context.notes.get("uart_node") is None:
-        return [skipped(name, "needs the serial port")]
+        return [skipped(POWER_CHECK, "needs the serial port"), skipped(name, "needs the serial port")]
     if service_active(context):
-        return [skipped(name, f"{context.unit} owns the UART; stop it to test the module")]
+        held = f"{context.unit} owns the UART and the pins; stop it to test the module"
+        return [skipped(POWER_CHECK, held), skipped(name, held)]
+    try:
+        with module_supply(context.hardware, context.plugins.open_gpio,
+                           context.plugins.sleep) as supply:
+            power = (skipped if supply.pin is None else ok)(POWER_CHECK, supply.describe())
+            return [power, *_module_answers(context, name, supply.pin)]
+    except DoorwardError as error:  # the supply could not be switched on
+        return [fail(POWER_CHECK, str(error), "check the GPIO backend in [hardware] and that "
+                     "the service user is in group gpio (docs/wiring.md)"),
+                fail(name, "not tried: the module is unpowered", "fix its power first (above)")]
+
+
+def _module_answers(context: DoctorContext, name: str, power_pin: int | None) -> list[CheckResult]:
     secrets = context.plugins.door_secrets(context)
     password = secrets.password if secrets else 0
     try:
         sensor = context.plugins.open_sensor(context.serial_device, context.baud, password)
     except (DoorwardError, OSError) as error:
-        return [fail(name, f"no answer at {context.baud} baud: {error}", _wiring_fix(context))]
+        return [fail(name, f"no answer at {context.baud} baud: {error}",
+                     _wiring_fix(context, power_pin))]
     with sensor:
         identity, capacity = sensor.module_identity(), sensor.params.capacity
         results = [ok(name, f"{identity}, {capacity} slots, {sensor.params.packet_size}-byte "
@@ -67,9 +87,12 @@ def check_module(context: DoctorContext) -> list[CheckResult]:
     return results
 
 
-def _wiring_fix(context: DoctorContext) -> str:
-    return ("check the wiring (Pi TXD pin 8 -> module RX, RXD pin 10 <- module TX, 3.3 V, GND), "
-            f"the module's baud ({context.baud} in [module]) and docs/wiring.md")
+def _wiring_fix(context: DoctorContext, power_pin: int | None = None) -> str:
+    supply = (f"its supply switch (module_power, BCM {power_pin}, is on now)" if power_pin is not None
+              else "its 3.3 V supply")
+    return (f"the module is silent: check {supply}, the wiring (Pi TXD pin 8 -> module RX, "
+            f"RXD pin 10 <- module TX, GND), the module's baud ({context.baud} in [module]) "
+            "and docs/wiring.md")
 
 
 def _binding_result(context: DoctorContext, sensor: Any, secrets: DoorSecrets | None) -> CheckResult:
@@ -84,7 +107,7 @@ def _binding_result(context: DoctorContext, sensor: Any, secrets: DoorSecrets | 
         return ok(name, "the module takes our password and holds our notepad token")
     return fail(name, f"module is {getattr(status, 'value', status)}: a swapped, new or "
                       "tampered module", "check the reader; for a replaced module re-pair "
-                      "or let the daemon bind it (docs/install.md#pairing)")
+                      "or let the daemon bind it (docs/install.md#4-pair)")
 
 
 def pin_level(context: DoctorContext, pin: int) -> tuple[str, int] | None:

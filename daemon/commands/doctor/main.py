@@ -48,7 +48,10 @@ def build_context(config_path: Path, probe: SystemProbe, plugins: Plugins) -> tu
 
 def _apply_config(context: DoctorContext, config: Any) -> None:
     context.hardware = config.hardware
-    module, server, storage = (getattr(config, n, None) for n in ("module", "server", "storage"))
+    module, server, storage, clock = (getattr(config, n, None)
+                                      for n in ("module", "server", "storage", "clock"))
+    if clock is not None:
+        context.assume_synchronised = clock.assume_synchronised
     if module is not None:
         context.serial_device, context.baud = module.url, module.baud
     if storage is not None:

@@ -27,6 +27,8 @@ from doorward.daemon.sync.pairing import normalise_fingerprint
 
 SERVER_CHECK = "server reachable, key pinned"
 JOURNAL_CHECK = "journal health"
+# the paired door's journal, and the one an unpaired door writes until it is paired
+JOURNAL_NAMES = ("journal.db", "journal-unpaired.db")
 BACKLOG_WARN = 10_000
 
 
@@ -62,9 +64,13 @@ def _compare_keys(credentials: Any) -> CheckResult:
 
 
 def journal_check(context: DoctorContext) -> CheckResult:
-    path = Path(context.state_dir) / "journal.db"
+    """The journal the daemon writes: ``journal.db``, or ``journal-unpaired.db`` while the door
+    is not paired (daemon/runtime/build.py)."""
+    paired, unpaired = (Path(context.state_dir) / name for name in JOURNAL_NAMES)
+    path = paired if paired.exists() or not unpaired.exists() else unpaired
     if not path.exists():
-        return warn(JOURNAL_CHECK, f"{path} does not exist yet",
+        return warn(JOURNAL_CHECK, f"no journal in {context.state_dir} yet (neither "
+                                   f"{paired.name} nor {unpaired.name})",
                     "start the daemon once (sudo systemctl start doorward)")
     with tempfile.TemporaryDirectory(prefix="doorward-doctor-") as scratch:
         copy = Path(scratch) / "journal.db"
@@ -103,7 +109,7 @@ def _chain_result(original: Path, events: list[Event], acked: int) -> CheckResul
         return fail(JOURNAL_CHECK, f"{original}: the hash chain breaks at seq {at}",
                     "report it to security: the journal was edited or damaged")  # fmt: skip
     backlog = events[-1].seq - acked
-    detail = f"{len(events)} records, chain intact, {backlog} not yet uploaded"
+    detail = f"{original.name}: {len(events)} records, chain intact, {backlog} not yet uploaded"
     if backlog > BACKLOG_WARN:
         return warn(JOURNAL_CHECK, detail, "check `doorward status`: the server has not "
                     "acknowledged events for a while (network or server down)")  # fmt: skip

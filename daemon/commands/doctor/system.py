@@ -38,6 +38,7 @@ class DoctorContext:
     unit: str = "doorward.service"
     state_dir: str = "/var/lib/doorward"
     credential_paths: tuple[str, ...] = CREDENTIAL_PATHS
+    assume_synchronised: bool = False  # [clock]: the daemon trusts the clock whatever it is
     plugins: Any = None  # doctor_hardware.Plugins: module, GPIO, pairing, sync, journal, clock
     notes: dict[str, Any] = field(default_factory=dict)  # results later checks build on
 
@@ -50,7 +51,7 @@ def check_serial_port(context: DoctorContext) -> CheckResult:
             return not_a_pi(name)
         return fail(name, f"{device} does not exist",
                     "enable the UART: `sudo raspi-config nonint do_serial_hw 0`, reboot "
-                    "(docs/install.md#the-uart)")
+                    "(docs/install.md#1-enable-the-uart-and-free-it-from-the-serial-console)")
     context.notes["uart_node"] = node
     info = context.probe.info(node)
     if info is None or info.mode & 0o060 != 0o060:
@@ -175,10 +176,10 @@ def check_storage(context: DoctorContext) -> CheckResult:
     if fstype in ("tmpfs", "overlay", "ramfs") or "ro" in options.split(","):
         return fail(name, f"{context.state_dir} is on {fstype} ({options.split(',')[0]}): the "
                           "journal and cache would not survive a reboot",
-                    "give /var/lib/doorward a persistent read-write mount (docs/install.md#storage)")
+                    "give /var/lib/doorward a persistent read-write mount (docs/install.md#5-storage)")
     if "mmcblk" in device:
         return warn(name, f"SD card ({device}, {fstype})",
-                    "use a high-endurance card or an SSD (docs/install.md#storage)")
+                    "use a high-endurance card or an SSD (docs/install.md#5-storage)")
     return ok(name, f"{device} ({fstype})")
 
 
@@ -222,7 +223,7 @@ def check_credential(context: DoctorContext) -> CheckResult:
         return ok(name, f"{path} ({info.owner}, mode {info.mode:o})")
     return fail(name, "the door is not paired: no credential in "
                       f"{', '.join(context.credential_paths)}",
-                "pair it: `sudo doorward pair --systemd-creds ...` (docs/install.md#pairing)")
+                "pair it: `sudo doorward pair --systemd-creds ...` (docs/install.md#4-pair)")
 
 
 def check_clock(context: DoctorContext) -> CheckResult:
@@ -230,6 +231,12 @@ def check_clock(context: DoctorContext) -> CheckResult:
     synchronised = context.plugins.clock_synchronised(context) if context.plugins else None
     if synchronised is None:
         return warn(name, "cannot read the kernel's sync status", "`timedatectl status`")
+    if not synchronised and context.assume_synchronised:  # what the daemon and status do
+        return warn(name, "the kernel clock is not synchronised, but [clock] "
+                          "assume_synchronised = true makes the daemon trust it (labs and CI "
+                          "only: unsafe at a real door)",
+                    "enable NTP (`sudo timedatectl set-ntp true`) or fit an RTC, then set "
+                    "assume_synchronised = false")
     if not synchronised:
         return fail(name, "the kernel clock is not synchronised: time-windowed grants follow "
                           "the untrusted-clock policy",
