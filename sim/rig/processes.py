@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
+import re
 import signal
 import socket
 import subprocess
@@ -147,6 +149,36 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, what: str 
         if time.monotonic() > deadline:
             raise WaitTimeout(f"{what}: not within {timeout_s} s")
         time.sleep(interval_s)
+
+
+class OutputLines:
+    """A child's output lines, read on a thread for its whole life: waiting for a line has a
+    real deadline, and a pipe nobody reads can never fill up and block the child."""
+
+    def __init__(self, stream: Any) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for_line(self, pattern: str, timeout_s: float) -> re.Match[str]:
+        """The first new line that ``pattern`` (a regular expression) is found in."""
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise WaitTimeout(f"output ended before {pattern!r}:\n" + "\n".join(self.seen))
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise WaitTimeout(f"no {pattern!r} within {timeout_s} s:\n" + "\n".join(self.seen))
 
 
 def free_port() -> int:

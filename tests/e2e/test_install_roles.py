@@ -18,13 +18,10 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import queue
 import shutil
 import stat
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +29,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import REPO, clean_env
-from tests.support.daemon import module_identity, start_module, wait_for
+from doorward.sim.rig.processes import OutputLines
+from tests.support.daemon import module_identity, start_module, wait_until
 from tests.support.hub import ProcessJar, start_hub
 from tests.support.kiosk import free_port
 from tests.support.server import running_server
@@ -115,39 +113,11 @@ def owner(path: Path) -> str:
     return f"{pwd.getpwuid(info.st_uid).pw_name} {stat.S_IMODE(info.st_mode):o}"
 
 
-class Lines:
-    """A process's output lines, read on a thread: waiting for one has a real deadline."""
-
-    def __init__(self, stream) -> None:  # noqa: ANN001
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream) -> None:  # noqa: ANN001
-        for line in stream:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, text: str, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                raise AssertionError(f"ended before {text!r}:\n" + "\n".join(self.seen))
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"no {text!r} within {timeout_s} s:\n" + "\n".join(self.seen))
-
-
-def serve(jar: ProcessJar, root: Path, *args: str) -> tuple[subprocess.Popen, Lines]:
+def serve(jar: ProcessJar, root: Path, *args: str) -> tuple[subprocess.Popen, OutputLines]:
     process = subprocess.Popen(as_user(root, *args), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, cwd=root, env=clean_env())
     jar.helpers.append(process)
-    return process, Lines(process.stdout)
+    return process, OutputLines(process.stdout)
 
 
 def simulated_module(jar: ProcessJar, root: Path, firmware_lines: tuple[str, ...]) -> Path:
@@ -227,8 +197,8 @@ def test_kiosk_as_installed_serves_its_page(service_user: str, root: Path, wheel
         pair_as_root(root, server, "stations")
         port = free_port()
         process, lines = serve(jar, root, "kiosk", "serve", "--port", str(port))
-        assert lines.wait_for("", 10) == USER
-        lines.wait_for("kiosk ready", START_TIMEOUT_S)
+        assert lines.wait_for_line("", 10).string == USER
+        lines.wait_for_line("kiosk ready", START_TIMEOUT_S)
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10, trust_env=False)
         assert page.status_code == 200 and "<html" in page.text.lower()
         process.terminate()
@@ -250,7 +220,7 @@ def test_server_as_installed_inits_and_answers_health(service_user: str, root: P
     assert owner(root / "etc/doorward/server-keys/signing.key") == "doorward 600"
     port = free_port()
     process, lines = serve(jar, root, "server", "run", "--config", str(config), "--port", str(port))
-    assert lines.wait_for("", 10) == USER
+    assert lines.wait_for_line("", 10).string == USER
 
     def healthy() -> dict | None:
         if process.poll() is not None:
@@ -261,7 +231,7 @@ def test_server_as_installed_inits_and_answers_health(service_user: str, root: P
         except httpx.HTTPError:
             return None
 
-    health = wait_for(healthy, START_TIMEOUT_S, "the installed server's /health")
+    health = wait_until(healthy, START_TIMEOUT_S, "the installed server's /health")
     assert health["status"] == "ok"
     assert health["server_key_fingerprint"] in init.stdout
     process.terminate()

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import queue
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from doorward.daemon.codec import bundle
+from doorward.sim.rig.processes import OutputLines, WaitTimeout
 from doorward.server.cli.main import COMMANDS
 from tests.support.server import R307, b64, template
 
@@ -32,26 +31,17 @@ def cli(config: Path, *args: str, stdin: str = "", check: bool = True) -> subpro
 
 
 def start_server(config: Path, within_s: float = 20.0) -> tuple[subprocess.Popen, str]:
-    """``server run`` on a free port, and the address it says it is running on. Its stderr is
-    read on a thread for the whole run: the deadline holds if the line never comes, and a full
-    pipe never blocks the server."""
+    """``server run`` on a free port, and the address it says it is running on (its stderr is
+    read on a thread: the deadline holds if the line never comes)."""
     process = subprocess.Popen([sys.executable, "-m", "doorward.server.cli.main", "run", "--config", str(config),
                                 "--host", "127.0.0.1", "--port", "0"], cwd=ROOT,
                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + within_s
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            seen.append(lines.get(timeout=left))
-        except queue.Empty:
-            break
-        found = re.search(r"running on http://127\.0\.0\.1:(\d+)", seen[-1])
-        if found:
-            return process, f"http://127.0.0.1:{found.group(1)}"
-    process.kill()
-    raise AssertionError(f"server run printed no address within {within_s} s:\n{''.join(seen)}")
+    try:
+        found = OutputLines(process.stderr).wait_for_line(r"running on http://127\.0\.0\.1:(\d+)", within_s)
+    except WaitTimeout:
+        process.kill()
+        raise
+    return process, f"http://127.0.0.1:{found.group(1)}"
 
 
 @pytest.fixture

@@ -8,36 +8,37 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.support.daemon import CONFIG, POWER, module_identity, start_module
+from doorward.sim.rig import config as rig_config
+from doorward.sim.rig.config import write_toml
+from tests.support.daemon import POWER, module_identity, start_module
 from tests.support.hub import ProcessJar, run_doorward, start_hub
 
 RELAY_SAFE_FROM_BOOT = ("gpio=17=op,dl",)  # and no line for the module's supply: it is off
 
 
-def unpowered_door(jar: ProcessJar, directory: Path) -> Path:
+def unpowered_door(jar: ProcessJar, directory: Path) -> tuple[Path, dict]:
     hub = start_hub(directory, "strict", RELAY_SAFE_FROM_BOOT)
     jar.hubs.append(hub)
     link, _ = start_module(jar, directory, hub)
-    config = directory / "doorward.toml"
-    config.write_text(CONFIG.format(hub=hub.socket_path, link=link, state=directory / "state",
-                                    credential=directory / "credential.json",
-                                    power_cycle_after_s=30.0))
+    settings = rig_config.door(hub.socket_path, link, directory / "credential.json",
+                               directory / "state", hub_timeout_s=1.0, module_timeout_s=1.0)
+    config = write_toml(directory / "doorward.toml", settings)
     assert hub.control.level(POWER) == 0
     jar.dirs.append(directory)
-    return config
+    return config, settings
 
 
 def test_identity_powers_the_module_and_prints_what_the_server_expects() -> None:
     jar = ProcessJar()
     try:
-        config = unpowered_door(jar, Path(tempfile.mkdtemp(prefix="dw-id-")))
+        config, settings = unpowered_door(jar, Path(tempfile.mkdtemp(prefix="dw-id-")))
         done = run_doorward("identity", "--config", str(config))
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.strip() == module_identity("r503")  # the string pairing sends
         assert jar.hubs[0].control.level(POWER) == 0  # released again, as the daemon's stop does
 
-        unswitched = config.read_text().replace("[hardware.module_power]\npin = 16\n", "")
-        config.write_text(unswitched)  # nothing tells it how to power the module
+        del settings["hardware"]["module_power"]
+        write_toml(config, settings)  # nothing tells it how to power the module
         silent = run_doorward("identity", "--config", str(config))
         assert silent.returncode == 2 and silent.stderr.startswith("doorward identity: ")
         assert "Traceback" not in silent.stderr
@@ -48,9 +49,9 @@ def test_identity_powers_the_module_and_prints_what_the_server_expects() -> None
 def test_pair_powers_the_module_too_and_names_a_missing_ca_file() -> None:
     jar = ProcessJar()
     try:
-        config = unpowered_door(jar, Path(tempfile.mkdtemp(prefix="dw-pair-")))
-        config.write_text(config.read_text().replace(
-            "[server]\n", '[server]\nca_file = "/nonexistent/ca.pem"\n'))
+        config, settings = unpowered_door(jar, Path(tempfile.mkdtemp(prefix="dw-pair-")))
+        settings["server"]["ca_file"] = "/nonexistent/ca.pem"
+        write_toml(config, settings)
         done = run_doorward("pair", "--server", "http://127.0.0.1:9", "--code", "AAAA",
                             "--fingerprint", "0000", "--config", str(config))
         # the module answered (its identity was read, so it was powered); then the CA check
