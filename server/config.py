@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from doorward.daemon.codec.bundle import DoorwardError
+from doorward.server.integrations.webhooks import WEBHOOK_FORMATS
 
 
 class ServerConfigError(DoorwardError, ValueError):
@@ -27,6 +28,7 @@ class AlarmSinks:
     webhook_url: str = ""
     webhook_secret_file: str = ""
     webhook_timeout_s: float = 3.0
+    webhook_format: str = "standard"  # or "doorward-hmac", for receivers of the first format
     syslog_host: str = ""
     syslog_port: int = 514
     syslog_transport: str = "udp"  # or "tcp" (RFC 6587 octet counting)
@@ -92,7 +94,7 @@ _LAYOUT: dict[str, dict[str, tuple[str, type]]] = {
 }
 _ALARM_KEYS: dict[str, type] = {
     "webhook_url": str, "webhook_secret_file": str, "webhook_timeout_s": float,
-    "syslog_host": str, "syslog_port": int, "syslog_transport": str, "syslog_facility": int,
+    "webhook_format": str, "syslog_host": str, "syslog_port": int, "syslog_transport": str, "syslog_facility": int,
     "retry_max_s": float,
 }
 
@@ -159,6 +161,9 @@ def _check(config: ServerConfig, source: str) -> None:
             raise ServerConfigError(f"{source}: {name}: must be > 0")
     if not 0 <= config.max_wait_s <= 60:
         raise ServerConfigError(f"{source}: bundles.max_wait_s: must be within 0..60")
+    if config.alarms.webhook_format not in WEBHOOK_FORMATS:
+        raise ServerConfigError(f"{source}: alarms.webhook_format: {config.alarms.webhook_format!r}"
+                                f" is not one of {', '.join(WEBHOOK_FORMATS)}")
     if config.alarms.syslog_transport not in ("udp", "tcp"):
         raise ServerConfigError(f"{source}: alarms.syslog_transport: expected udp or tcp")
     if bool(config.tls_certfile) != bool(config.tls_keyfile):

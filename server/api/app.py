@@ -62,6 +62,7 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
                   swagger_ui_oauth2_redirect_url=None)
     api_docs.add_docs_pages(app)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
+    app.state.delivery = AlarmDelivery(ctx)  # made here: a bad webhook secret stops the start
     app.state.throttle, app.state.login_throttle = Throttle(), LoginThrottle()
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,
                    routes_devices.device_router("door"), routes_devices.device_router("station")):
@@ -85,7 +86,7 @@ def _lifespan(background: bool):
         ctx.signals.attach(loop)
         app.state.notifier.loop = loop
         stopping = asyncio.Event()
-        loops = [Rebuilder(ctx, app.state.bundles, app.state.notifier), AlarmDelivery(ctx), Monitor(ctx)]
+        loops = [Rebuilder(ctx, app.state.bundles, app.state.notifier), app.state.delivery, Monitor(ctx)]
         tasks = [asyncio.create_task(each.run(stopping)) for each in loops] if background else []
         try:
             yield
