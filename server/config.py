@@ -37,6 +37,34 @@ class AlarmSinks:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """``/metrics`` for Prometheus: off unless enabled, then only for the addresses in
+    ``allow`` or a client sending the bearer token in ``token_file``."""
+    enabled: bool = False
+    allow: tuple[str, ...] = ()
+    token_file: str = ""
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """The MQTT bridge: on when ``url`` names a broker (mqtt://host:port, mqtts:// for TLS)."""
+    url: str = ""
+    tls_ca_file: str = ""  # mqtts: the CA that signed the broker's certificate (else the system's)
+    username: str = ""
+    password_file: str = ""
+    client_id: str = "doorward-server"
+    topic_prefix: str = "doorward"
+    discovery_prefix: str = "homeassistant"
+    publish_names: bool = False  # last access names the person, not only the opaque user id
+    keepalive_s: int = 30
+    reconnect_max_s: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     database: Path
     keys_dir: Path
@@ -58,6 +86,8 @@ class ServerConfig:
     retention_days: float = 3 * 365.0
     retention_warning_days: float = 30.0
     alarms: AlarmSinks = field(default_factory=AlarmSinks)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     @property
     def signing_key_path(self) -> Path:
@@ -97,6 +127,17 @@ _ALARM_KEYS: dict[str, type] = {
     "webhook_format": str, "syslog_host": str, "syslog_port": int, "syslog_transport": str, "syslog_facility": int,
     "retry_max_s": float,
 }
+_METRICS_KEYS: dict[str, type] = {"enabled": bool, "allow": tuple, "token_file": str}
+_MQTT_KEYS: dict[str, type] = {
+    "url": str, "tls_ca_file": str, "username": str, "password_file": str, "client_id": str,
+    "topic_prefix": str, "discovery_prefix": str, "publish_names": bool, "keepalive_s": int,
+    "reconnect_max_s": float,
+}
+# TOML table -> (its dataclass, its keys): the sections that are a field of their own
+_SECTIONS: dict[str, tuple[type, dict[str, type]]] = {
+    "alarms": (AlarmSinks, _ALARM_KEYS), "metrics": (MetricsConfig, _METRICS_KEYS),
+    "mqtt": (MqttConfig, _MQTT_KEYS),
+}
 
 
 def load_config(path: Path) -> ServerConfig:
@@ -109,7 +150,7 @@ def load_config(path: Path) -> ServerConfig:
 
 
 def config_from_mapping(document: dict[str, Any], base: Path, source: str = "config") -> ServerConfig:
-    unknown = sorted(set(document) - set(_LAYOUT) - {"alarms"})
+    unknown = sorted(set(document) - set(_LAYOUT) - set(_SECTIONS))
     if unknown:
         raise ServerConfigError(f"{source}: [{unknown[0]}]: unknown table")
     values: dict[str, Any] = {}
@@ -119,9 +160,11 @@ def config_from_mapping(document: dict[str, Any], base: Path, source: str = "con
         if name not in values:
             raise ServerConfigError(f"{source}: server.{name}: missing")
         values[name] = (base / values[name]).resolve()
-    alarms = _read_table(document.get("alarms", {}), "alarms",
-                         {key: (key, kind) for key, kind in _ALARM_KEYS.items()}, source)
-    config = ServerConfig(**values, alarms=AlarmSinks(**alarms))
+    for table, (section, keys) in _SECTIONS.items():
+        read = _read_table(document.get(table, {}), table,
+                           {key: (key, kind) for key, kind in keys.items()}, source)
+        values[table] = section(**read)
+    config = ServerConfig(**values)
     _check(config, source)
     return config
 
@@ -168,12 +211,40 @@ def _check(config: ServerConfig, source: str) -> None:
         raise ServerConfigError(f"{source}: alarms.syslog_transport: expected udp or tcp")
     if bool(config.tls_certfile) != bool(config.tls_keyfile):
         raise ServerConfigError(f"{source}: server.tls_certfile, server.tls_keyfile: set both or neither")
-    for proxy in config.trusted_proxies:
+    _check_networks(config.trusted_proxies, "server.trusted_proxies", source)
+    _check_networks(config.metrics.allow, "metrics.allow", source)
+    if config.metrics.enabled and not (config.metrics.allow or config.metrics.token_file):
+        raise ServerConfigError(f"{source}: metrics.enabled: set metrics.allow (addresses) or"
+                                " metrics.token_file (a bearer token), or nobody may scrape")
+    _check_mqtt(config.mqtt, source)
+
+
+def _check_networks(networks: tuple[str, ...], key: str, source: str) -> None:
+    for network in networks:
         try:
-            ipaddress.ip_network(proxy)
+            ipaddress.ip_network(network)
         except ValueError:
-            raise ServerConfigError(f"{source}: server.trusted_proxies: {proxy!r} is not an IP address"
+            raise ServerConfigError(f"{source}: {key}: {network!r} is not an IP address"
                                     " or network") from None
+
+
+def _check_mqtt(mqtt: MqttConfig, source: str) -> None:
+    if not mqtt.enabled:
+        return
+    scheme, _, rest = mqtt.url.partition("://")
+    if scheme not in ("mqtt", "mqtts") or not rest or "/" in rest.rstrip("/"):
+        raise ServerConfigError(f"{source}: mqtt.url: {mqtt.url!r} is not mqtt://HOST[:PORT]"
+                                " or mqtts://HOST[:PORT]")
+    if mqtt.password_file and not mqtt.username:
+        raise ServerConfigError(f"{source}: mqtt.password_file: set mqtt.username too")
+    for name in ("topic_prefix", "discovery_prefix", "client_id"):
+        value = getattr(mqtt, name)
+        if not value or any(char in value for char in "#+ ") or value.startswith("/"):
+            raise ServerConfigError(f"{source}: mqtt.{name}: {value!r} must be non-empty, without"
+                                    " spaces, '#', '+' or a leading '/'")
+    if mqtt.keepalive_s < 5 or mqtt.reconnect_max_s <= 0:
+        raise ServerConfigError(f"{source}: mqtt.keepalive_s, mqtt.reconnect_max_s: keepalive"
+                                " at least 5 s, reconnect_max_s > 0")
 
 
 def plain_http_refusal(config: ServerConfig, host: str, behind_tls_proxy: bool = False) -> str | None:

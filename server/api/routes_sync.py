@@ -57,7 +57,7 @@ def pair(body: PairBody, request: Request, ctx: Ctx) -> dict:
 
 @router.get("/device/bundle", response_class=Response,
             responses={200: {"content": {BUNDLE_TYPE: {}}}, 304: {"description": "unchanged"}})
-async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30),
+async def bundle(who: DeviceCaller, ctx: Ctx, request: Request, wait: float = Query(0, ge=0, le=30),
                  if_none_match: str | None = Header(None),
                  doorward_nonce: str | None = Header(None),
                  bundles: BundleService = Depends(get_bundles),
@@ -76,9 +76,20 @@ async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30
             return Response(envelope, media_type=BUNDLE_TYPE,
                             headers=_answer_headers(ctx, who.ident, current, doorward_nonce))
         remaining = deadline - loop.time()
-        if remaining <= 0 or notifier.closing or not await notifier.wait(changed, remaining):
+        if remaining <= 0 or notifier.closing or not await _held(request, notifier, changed, remaining):
             return Response(status_code=304,
                             headers=_answer_headers(ctx, who.ident, current, doorward_nonce))
+
+
+async def _held(request: Request, notifier: BundleNotifier, changed: asyncio.Event,
+                timeout_s: float) -> bool:
+    """Wait for a change, counted in the held-polls gauge while it waits."""
+    held = request.app.state.metrics.held_polls
+    held.inc()
+    try:
+        return await notifier.wait(changed, timeout_s)
+    finally:
+        held.dec()
 
 
 def _answer_headers(ctx: ServerContext, device_id: str, current: StoredBundle,
