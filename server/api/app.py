@@ -1,6 +1,6 @@
 """The application factory: ``create_app(config, clock, keys)`` wires the context, routers,
 error answers, the background loops (rebuilder, alarm delivery, monitor), ``/metrics``
-when enabled (``doorward.server.integrations``) and the API's
+and the MQTT bridge when enabled (``doorward.server.integrations``) and the API's
 documentation pages (served from the package, no CDN: ``doorward.server.api.docs_pages``).
 
 No global state: two apps in one process (tests, benchmarks) share nothing.
@@ -36,6 +36,7 @@ from doorward.server.duties.delivery import AlarmDelivery
 from doorward.server.errors import ServiceError
 from doorward.server.integrations.metrics import RequestTimer, ServerMetrics
 from doorward.server.integrations.metrics_route import metrics_router
+from doorward.server.integrations.mqtt_bridge import MqttBridge
 from doorward.server.store.keys import ServerKeys, load_keys
 from doorward.server.api.limits import BodyLimit
 from doorward.server.duties.monitor import Monitor, Rebuilder
@@ -68,6 +69,9 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
     app.state.delivery = AlarmDelivery(ctx)  # made here: a bad webhook secret stops the start
     app.state.metrics = metrics
+    # The MQTT bridge, when a broker is named: made here, so a missing password file stops the start.
+    app.state.bridge = MqttBridge(ctx) if config.mqtt.enabled else None
+    app.state.event_listeners = [app.state.bridge.door_records] if app.state.bridge else []
     app.state.throttle, app.state.login_throttle = Throttle(), LoginThrottle()
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,
                    routes_devices.device_router("door"), routes_devices.device_router("station")):
@@ -95,6 +99,8 @@ def _lifespan(background: bool):
         app.state.notifier.loop = loop
         stopping = asyncio.Event()
         loops = [Rebuilder(ctx, app.state.bundles, app.state.notifier), app.state.delivery, Monitor(ctx)]
+        if app.state.bridge is not None:
+            loops.append(app.state.bridge)
         tasks = [asyncio.create_task(each.run(stopping)) for each in loops] if background else []
         try:
             yield

@@ -103,7 +103,7 @@ def _answer_headers(ctx: ServerContext, device_id: str, current: StoredBundle,
 
 
 @router.post("/device/events")
-def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
+def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx, request: Request):
     """Oldest first. Answers the highest contiguous sequence per journal; a gap is a 409
     carrying the expected sequence (events before the gap are kept), unless ``losses``
     declares exactly that gap lost: then one alarm names it and the later events go in."""
@@ -111,6 +111,8 @@ def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
         result = events.ingest(conn, ctx.clock.now(), who.ident, [e.model_dump() for e in body.events],
                                alarms.sinks_of(ctx.config.alarms),
                                [loss.model_dump() for loss in body.losses])
+    for listener in request.app.state.event_listeners:  # told after the commit (the MQTT bridge)
+        listener(who.ident, result.stored)
     answer = {"acknowledged": result.acknowledged, "accepted": result.accepted,
               "duplicates": result.duplicates, "chain_breaks": result.chain_breaks,
               "declared_gaps": result.declared_gaps}
