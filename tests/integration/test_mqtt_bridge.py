@@ -227,3 +227,24 @@ def test_a_wrong_mqtt_setting_is_refused_naming_it(tmp_path, mqtt, named) -> Non
     document = {"server": {"database": "db", "keys_dir": "keys"}, "mqtt": mqtt}
     with pytest.raises(ServerConfigError, match=named.replace("/", "/")):
         config_from_mapping(document, base=tmp_path)
+
+
+def test_the_bridge_logs_in_with_the_password_from_its_file(tmp_path) -> None:
+    broker = Mosquitto(tmp_path / "broker", users={"doorward": "bridge secret 1", "watcher": "w 2"})
+    broker.start()
+    watcher = Subscriber(broker, ("doorward/#",), "watcher", persistent=False, login=("watcher", "w 2"))
+    (tmp_path / "mqtt.password").write_text("bridge secret 1\n")
+    try:
+        mqtt = MqttConfig(url=broker.url, username="doorward", password_file=str(tmp_path / "mqtt.password"))
+        with running_server(tmp_path, mqtt=mqtt):
+            watcher.wait_for(lambda m: m.topic == "doorward/bridge/availability" and m.payload == b"online")
+    finally:
+        watcher.close()
+        broker.processes.stop_all()
+
+
+def test_a_missing_password_file_stops_the_start_naming_it(tmp_path) -> None:
+    mqtt = MqttConfig(url="mqtt://127.0.0.1:9", username="doorward", password_file=str(tmp_path / "nope"))
+    with pytest.raises(ServerConfigError, match=f"mqtt.password_file: {tmp_path}/nope: No such file"):
+        with running_server(tmp_path, mqtt=mqtt):
+            pass

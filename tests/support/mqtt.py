@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -26,17 +27,28 @@ from doorward.sim.rig.processes import ProcessGroup, free_port
 from tests.support.server import wait_until
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 
 
 class Mosquitto:
-    def __init__(self, directory: Path) -> None:
+    """``users``: name -> password, written with ``mosquitto_passwd``; then no anonymous login."""
+
+    def __init__(self, directory: Path, users: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.processes = ProcessGroup(directory)
         self.config = directory / "mosquitto.conf"
+        access = "allow_anonymous true\n"
+        if users:
+            passwords = directory / "passwords"
+            for n, (user, password) in enumerate(users.items()):
+                create = ["-c"] if n == 0 else []
+                subprocess.run([MOSQUITTO_PASSWD, *create, "-b", str(passwords), user, password],
+                               check=True, capture_output=True)
+            access = f"allow_anonymous false\npassword_file {passwords}\n"
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.port} 127.0.0.1\n{access}"
             f"persistence true\npersistence_location {directory}/\n"
             "autosave_interval 1\nuser root\nlog_dest stderr\n")
 
@@ -76,12 +88,15 @@ class Message:
 
 class Subscriber:
     def __init__(self, broker: Mosquitto, topics: tuple[str, ...] = ("#",),
-                 client_id: str = "doorward-test-subscriber", persistent: bool = True) -> None:
+                 client_id: str = "doorward-test-subscriber", persistent: bool = True,
+                 login: tuple[str, str] | None = None) -> None:
         self.messages: list[Message] = []
         self._changed = threading.Condition()
         self.topics = topics
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=not persistent)
+        if login:
+            self.client.username_pw_set(*login)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 1)
