@@ -40,6 +40,8 @@ webhook_format = "standard"   # Standard Webhooks; "doorward-hmac" for receivers
 syslog_host = ""
 syslog_port = 514
 syslog_transport = "udp"
+
+# [metrics] (Prometheus) and [mqtt] (Home Assistant): see docs/integrations.md
 """
 
 
