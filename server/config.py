@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from doorward.daemon.codec.bundle import DoorwardError
+from doorward.server.integrations.webhooks import WEBHOOK_FORMATS
 
 
 RELOCATION_ENV = "DOORWARD_TEST_ROOT"  # never set in production
@@ -31,11 +32,40 @@ class AlarmSinks:
     webhook_url: str = ""
     webhook_secret_file: str = ""
     webhook_timeout_s: float = 3.0
+    webhook_format: str = "standard"  # or "doorward-hmac", for receivers of the first format
     syslog_host: str = ""
     syslog_port: int = 514
     syslog_transport: str = "udp"  # or "tcp" (RFC 6587 octet counting)
     syslog_facility: int = 16  # local0
     retry_max_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``/metrics`` for Prometheus: off unless enabled, then only for the addresses in
+    ``allow`` or a client sending the bearer token in ``token_file``."""
+    enabled: bool = False
+    allow: tuple[str, ...] = ()
+    token_file: str = ""
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """The MQTT bridge: on when ``url`` names a broker (mqtt://host:port, mqtts:// for TLS)."""
+    url: str = ""
+    tls_ca_file: str = ""  # mqtts: the CA that signed the broker's certificate (else the system's)
+    username: str = ""
+    password_file: str = ""
+    client_id: str = "doorward-server"
+    topic_prefix: str = "doorward"
+    discovery_prefix: str = "homeassistant"
+    publish_names: bool = False  # last access names the person, not only the opaque user id
+    keepalive_s: int = 30
+    reconnect_max_s: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,8 @@ class ServerConfig:
     retention_days: float = 3 * 365.0
     retention_warning_days: float = 30.0
     alarms: AlarmSinks = field(default_factory=AlarmSinks)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     @property
     def signing_key_path(self) -> Path:
@@ -96,8 +128,19 @@ _LAYOUT: dict[str, dict[str, tuple[str, type]]] = {
 }
 _ALARM_KEYS: dict[str, type] = {
     "webhook_url": str, "webhook_secret_file": str, "webhook_timeout_s": float,
-    "syslog_host": str, "syslog_port": int, "syslog_transport": str, "syslog_facility": int,
+    "webhook_format": str, "syslog_host": str, "syslog_port": int, "syslog_transport": str, "syslog_facility": int,
     "retry_max_s": float,
+}
+_METRICS_KEYS: dict[str, type] = {"enabled": bool, "allow": tuple, "token_file": str}
+_MQTT_KEYS: dict[str, type] = {
+    "url": str, "tls_ca_file": str, "username": str, "password_file": str, "client_id": str,
+    "topic_prefix": str, "discovery_prefix": str, "publish_names": bool, "keepalive_s": int,
+    "reconnect_max_s": float,
+}
+# TOML table -> (its dataclass, its keys): the sections that are a field of their own
+_SECTIONS: dict[str, tuple[type, dict[str, type]]] = {
+    "alarms": (AlarmSinks, _ALARM_KEYS), "metrics": (MetricsConfig, _METRICS_KEYS),
+    "mqtt": (MqttConfig, _MQTT_KEYS),
 }
 
 
@@ -111,7 +154,7 @@ def load_config(path: Path) -> ServerConfig:
 
 
 def config_from_mapping(document: dict[str, Any], base: Path, source: str = "config") -> ServerConfig:
-    unknown = sorted(set(document) - set(_LAYOUT) - {"alarms"})
+    unknown = sorted(set(document) - set(_LAYOUT) - set(_SECTIONS))
     if unknown:
         raise ServerConfigError(f"{source}: [{unknown[0]}]: unknown table")
     values: dict[str, Any] = {}
@@ -121,9 +164,11 @@ def config_from_mapping(document: dict[str, Any], base: Path, source: str = "con
         if name not in values:
             raise ServerConfigError(f"{source}: server.{name}: missing")
         values[name] = _relocated((base / values[name]).resolve())
-    alarms = _read_table(document.get("alarms", {}), "alarms",
-                         {key: (key, kind) for key, kind in _ALARM_KEYS.items()}, source)
-    config = ServerConfig(**values, alarms=AlarmSinks(**alarms))
+    for table, (section, keys) in _SECTIONS.items():
+        read = _read_table(document.get(table, {}), table,
+                           {key: (key, kind) for key, kind in keys.items()}, source)
+        values[table] = section(**read)
+    config = ServerConfig(**values)
     _check(config, source)
     return config
 
@@ -170,16 +215,47 @@ def _check(config: ServerConfig, source: str) -> None:
             raise ServerConfigError(f"{source}: {name}: must be > 0")
     if not 0 <= config.max_wait_s <= 60:
         raise ServerConfigError(f"{source}: bundles.max_wait_s: must be within 0..60")
+    if config.alarms.webhook_format not in WEBHOOK_FORMATS:
+        raise ServerConfigError(f"{source}: alarms.webhook_format: {config.alarms.webhook_format!r}"
+                                f" is not one of {', '.join(WEBHOOK_FORMATS)}")
     if config.alarms.syslog_transport not in ("udp", "tcp"):
         raise ServerConfigError(f"{source}: alarms.syslog_transport: expected udp or tcp")
     if bool(config.tls_certfile) != bool(config.tls_keyfile):
         raise ServerConfigError(f"{source}: server.tls_certfile, server.tls_keyfile: set both or neither")
-    for proxy in config.trusted_proxies:
+    _check_networks(config.trusted_proxies, "server.trusted_proxies", source)
+    _check_networks(config.metrics.allow, "metrics.allow", source)
+    if config.metrics.enabled and not (config.metrics.allow or config.metrics.token_file):
+        raise ServerConfigError(f"{source}: metrics.enabled: set metrics.allow (addresses) or"
+                                " metrics.token_file (a bearer token), or nobody may scrape")
+    _check_mqtt(config.mqtt, source)
+
+
+def _check_networks(networks: tuple[str, ...], key: str, source: str) -> None:
+    for network in networks:
         try:
-            ipaddress.ip_network(proxy)
+            ipaddress.ip_network(network)
         except ValueError:
-            raise ServerConfigError(f"{source}: server.trusted_proxies: {proxy!r} is not an IP address"
+            raise ServerConfigError(f"{source}: {key}: {network!r} is not an IP address"
                                     " or network") from None
+
+
+def _check_mqtt(mqtt: MqttConfig, source: str) -> None:
+    if not mqtt.enabled:
+        return
+    scheme, _, rest = mqtt.url.partition("://")
+    if scheme not in ("mqtt", "mqtts") or not rest or "/" in rest.rstrip("/"):
+        raise ServerConfigError(f"{source}: mqtt.url: {mqtt.url!r} is not mqtt://HOST[:PORT]"
+                                " or mqtts://HOST[:PORT]")
+    if mqtt.password_file and not mqtt.username:
+        raise ServerConfigError(f"{source}: mqtt.password_file: set mqtt.username too")
+    for name in ("topic_prefix", "discovery_prefix", "client_id"):
+        value = getattr(mqtt, name)
+        if not value or any(char in value for char in "#+ ") or value.startswith("/"):
+            raise ServerConfigError(f"{source}: mqtt.{name}: {value!r} must be non-empty, without"
+                                    " spaces, '#', '+' or a leading '/'")
+    if mqtt.keepalive_s < 5 or mqtt.reconnect_max_s <= 0:
+        raise ServerConfigError(f"{source}: mqtt.keepalive_s, mqtt.reconnect_max_s: keepalive"
+                                " at least 5 s, reconnect_max_s > 0")
 
 
 def plain_http_refusal(config: ServerConfig, host: str, behind_tls_proxy: bool = False) -> str | None:

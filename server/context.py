@@ -31,6 +31,7 @@ class Signals:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.rebuild = asyncio.Event()
         self.deliver = asyncio.Event()
+        self.publish = asyncio.Event()  # the MQTT bridge: state, events or alarms changed
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -42,10 +43,16 @@ class Signals:
     def changed(self) -> None:
         self._set(self.rebuild)
         self._set(self.deliver)
+        self._set(self.publish)
+
+    def records(self) -> None:
+        """Door records reached an integration after their commit (the MQTT bridge)."""
+        self._set(self.publish)
 
     def alarm(self) -> None:
         """An alarm was stored outside ``write`` (so without waking the rebuilder)."""
         self._set(self.deliver)
+        self._set(self.publish)
 
 
 @dataclass

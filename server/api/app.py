@@ -1,5 +1,6 @@
 """The application factory: ``create_app(config, clock, keys)`` wires the context, routers,
-error answers, the background loops (rebuilder, alarm delivery, monitor) and the API's
+error answers, the background loops (rebuilder, alarm delivery, monitor), ``/metrics``
+and the MQTT bridge when enabled (``doorward.server.integrations``) and the API's
 documentation pages (served from the package, no CDN: ``doorward.server.api.docs_pages``).
 
 No global state: two apps in one process (tests, benchmarks) share nothing.
@@ -33,6 +34,9 @@ from doorward.server.context import ServerContext
 from doorward.server.store.db import Database
 from doorward.server.duties.delivery import AlarmDelivery
 from doorward.server.errors import ServiceError
+from doorward.server.integrations.metrics import RequestTimer, ServerMetrics
+from doorward.server.integrations.metrics_route import metrics_router
+from doorward.server.integrations.mqtt_bridge import MqttBridge
 from doorward.server.store.keys import ServerKeys, load_keys
 from doorward.server.api.limits import BodyLimit
 from doorward.server.duties.monitor import Monitor, Rebuilder
@@ -55,21 +59,30 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
                background: bool = True) -> FastAPI:
     ctx = build_context(config, clock, keys)
     notifier = BundleNotifier()
-    bundles = BundleService(ctx)
+    metrics = ServerMetrics(ctx)
+    bundles = BundleService(ctx, on_build=metrics.bundle_build_seconds.observe)
     app = FastAPI(title="doorward server", version=API_VERSION, lifespan=_lifespan(background),
                   description="Admin API and door sync of doorward's reference central server.",
                   default_response_class=AsciiJSONResponse, docs_url=None, redoc_url=None,
                   swagger_ui_oauth2_redirect_url=None)
     api_docs.add_docs_pages(app)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
+    app.state.delivery = AlarmDelivery(ctx)  # made here: a bad webhook secret stops the start
+    app.state.metrics = metrics
+    # The MQTT bridge, when a broker is named: made here, so a missing password file stops the start.
+    app.state.bridge = MqttBridge(ctx) if config.mqtt.enabled else None
+    app.state.event_listeners = [app.state.bridge.door_records] if app.state.bridge else []
     app.state.throttle, app.state.login_throttle = Throttle(), LoginThrottle()
     for router in (routes_sync.router, routes_admin.router, routes_people.router, routes_alarms.router,
                    routes_devices.device_router("door"), routes_devices.device_router("station")):
         app.include_router(router)
+    if config.metrics.enabled:
+        app.include_router(metrics_router(metrics, config.metrics))
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlite3.IntegrityError, _integrity_error)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestTimer, metrics=metrics)
     if config.trusted_proxies:
         # The client address (throttles, audit) from X-Forwarded-For, only when the peer is one
         # of these proxies; the right-most address no trusted proxy added is the client.
@@ -85,7 +98,9 @@ def _lifespan(background: bool):
         ctx.signals.attach(loop)
         app.state.notifier.loop = loop
         stopping = asyncio.Event()
-        loops = [Rebuilder(ctx, app.state.bundles, app.state.notifier), AlarmDelivery(ctx), Monitor(ctx)]
+        loops = [Rebuilder(ctx, app.state.bundles, app.state.notifier), app.state.delivery, Monitor(ctx)]
+        if app.state.bridge is not None:
+            loops.append(app.state.bridge)
         tasks = [asyncio.create_task(each.run(stopping)) for each in loops] if background else []
         try:
             yield

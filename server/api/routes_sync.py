@@ -57,7 +57,7 @@ def pair(body: PairBody, request: Request, ctx: Ctx) -> dict:
 
 @router.get("/device/bundle", response_class=Response,
             responses={200: {"content": {BUNDLE_TYPE: {}}}, 304: {"description": "unchanged"}})
-async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30),
+async def bundle(who: DeviceCaller, ctx: Ctx, request: Request, wait: float = Query(0, ge=0, le=30),
                  if_none_match: str | None = Header(None),
                  doorward_nonce: str | None = Header(None),
                  bundles: BundleService = Depends(get_bundles),
@@ -76,9 +76,20 @@ async def bundle(who: DeviceCaller, ctx: Ctx, wait: float = Query(0, ge=0, le=30
             return Response(envelope, media_type=BUNDLE_TYPE,
                             headers=_answer_headers(ctx, who.ident, current, doorward_nonce))
         remaining = deadline - loop.time()
-        if remaining <= 0 or notifier.closing or not await notifier.wait(changed, remaining):
+        if remaining <= 0 or notifier.closing or not await _held(request, notifier, changed, remaining):
             return Response(status_code=304,
                             headers=_answer_headers(ctx, who.ident, current, doorward_nonce))
+
+
+async def _held(request: Request, notifier: BundleNotifier, changed: asyncio.Event,
+                timeout_s: float) -> bool:
+    """Wait for a change, counted in the held-polls gauge while it waits."""
+    held = request.app.state.metrics.held_polls
+    held.inc()
+    try:
+        return await notifier.wait(changed, timeout_s)
+    finally:
+        held.dec()
 
 
 def _answer_headers(ctx: ServerContext, device_id: str, current: StoredBundle,
@@ -92,7 +103,7 @@ def _answer_headers(ctx: ServerContext, device_id: str, current: StoredBundle,
 
 
 @router.post("/device/events")
-def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
+def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx, request: Request):
     """Oldest first. Answers the highest contiguous sequence per journal; a gap is a 409
     carrying the expected sequence (events before the gap are kept), unless ``losses``
     declares exactly that gap lost: then one alarm names it and the later events go in."""
@@ -100,6 +111,8 @@ def post_events(body: EventsBody, who: DeviceCaller, ctx: Ctx):
         result = events.ingest(conn, ctx.clock.now(), who.ident, [e.model_dump() for e in body.events],
                                alarms.sinks_of(ctx.config.alarms),
                                [loss.model_dump() for loss in body.losses])
+    for listener in request.app.state.event_listeners:  # told after the commit (the MQTT bridge)
+        listener(who.ident, result.stored)
     answer = {"acknowledged": result.acknowledged, "accepted": result.accepted,
               "duplicates": result.duplicates, "chain_breaks": result.chain_breaks,
               "declared_gaps": result.declared_gaps}

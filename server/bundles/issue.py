@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -46,8 +48,9 @@ def etag_of(version: int) -> str:
 
 
 class BundleService:
-    def __init__(self, ctx: ServerContext) -> None:
+    def __init__(self, ctx: ServerContext, on_build: Callable[[float], None] | None = None) -> None:
         self.ctx = ctx
+        self.on_build = on_build  # told each build's duration in seconds (the server's metrics)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.floor = VersionFloor(ctx.config.keys_dir / "bundle-version.floor")
@@ -109,6 +112,13 @@ class BundleService:
         self.ctx.signals.alarm()
 
     def _build(self, device: sqlite3.Row, previous: StoredBundle | None) -> StoredBundle | None:
+        started = time.perf_counter()
+        built = self._build_now(device, previous)
+        if built is not None and self.on_build is not None:
+            self.on_build(time.perf_counter() - started)
+        return built
+
+    def _build_now(self, device: sqlite3.Row, previous: StoredBundle | None) -> StoredBundle | None:
         if device["x25519_public"] is None:
             raise Unavailable(f"device {device['id']!r} is not paired")
         now = self.ctx.clock.now()

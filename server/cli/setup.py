@@ -14,6 +14,7 @@ from doorward.server.store import backup
 from doorward.server.cli.common import actor, add_config_option, guarded, load, open_context
 from doorward.server.config import plain_http_refusal
 from doorward.server.context import audit
+from doorward.server.integrations.webhooks import new_standard_secret
 from doorward.server.store.keys import ServerKeys, create_keys, load_keys
 from doorward.server.store.ledger import RemovalLedger
 
@@ -35,9 +36,12 @@ assume_synchronised = false   # true only in labs and CI: UNSAFE in production
 [alarms]
 webhook_url = ""
 webhook_secret_file = "{keys_dir}/webhook.secret"
+webhook_format = "standard"   # Standard Webhooks; "doorward-hmac" for receivers of the old format
 syslog_host = ""
 syslog_port = 514
 syslog_transport = "udp"
+
+# [metrics] (Prometheus) and [mqtt] (Home Assistant): see docs/integrations.md
 """
 
 
@@ -56,7 +60,7 @@ def init(args: argparse.Namespace, prog: str) -> int:
         secret = config.keys_dir / "webhook.secret"
         if not secret.exists():
             secret.touch(mode=0o600)
-            secret.write_text(secrets.token_hex(32) + "\n")
+            secret.write_text(new_standard_secret(secrets.token_bytes(32)) + "\n")
         ctx = open_context(config)
         ctx.ledger.create()
         ctx.db.close()

@@ -41,6 +41,7 @@ class IngestResult:
     chain_breaks: int = 0
     declared_gaps: int = 0  # gaps accepted because the upload declared them lost
     gap: dict[str, Any] | None = None  # {"journal_id", "expected_seq", "got_seq"}
+    stored: list[bundle.Event] = field(default_factory=list)  # the records accepted, in order
 
 
 def _parse(raw: dict[str, Any], position: int, device_id: str) -> bundle.Event:
@@ -101,6 +102,7 @@ def ingest(conn: sqlite3.Connection, now: float, device_id: str, raw_events: lis
         journals.unseen.discard(event.journal_id)
         journals.cursors[event.journal_id] = (event.seq, event.hash)
         result.accepted += 1
+        result.stored.append(event)
         result.declared_gaps += seam is not None
         result.chain_breaks += broken
     journals.save()

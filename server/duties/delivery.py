@@ -1,10 +1,12 @@
-"""Alarm delivery: the outbox sent to a webhook (HMAC-signed) and to syslog (RFC 5424).
+"""Alarm delivery: the outbox sent to a webhook (signed) and to syslog (RFC 5424).
 
 Owns ``AlarmDelivery.run``, an async loop woken whenever a write commits (and every 0.5 s
 for retries). A failed send is retried with exponential backoff up to ``retry_max_s``.
+Only the ``webhook`` and ``syslog`` rows of the outbox are its own (the MQTT bridge keeps
+its own cursor).
 
-Webhook: POST of the alarm as JSON; ``X-Doorward-Timestamp`` and ``X-Doorward-Signature:
-sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`` let the receiver check origin and
+Webhook: POST of the alarm as JSON, signed in the Standard Webhooks format or doorward's
+own (``doorward.server.integrations.webhooks``), so the receiver can check origin and
 freshness. Syslog: one RFC 5424 message per alarm over UDP, or TCP with octet counting
 (RFC 6587).
 """
@@ -13,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import socket
@@ -23,16 +23,34 @@ from typing import Any
 
 import httpx
 
+from doorward.server.config import AlarmSinks, ServerConfigError
 from doorward.server.context import ServerContext, wait_either
+from doorward.server.integrations import webhooks
 
 log = logging.getLogger(__name__)
 RETRY_POLL_S = 0.5
 SEVERITY = {"door_offline": 4, "server_clock": 4, "reader_offline": 3}  # others: 2 (critical)
 SD_ID = "doorward@32473"  # 32473: the example enterprise number of RFC 5612
+SINKS = ("webhook", "syslog")
 
 
-def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def webhook_signer(sinks: AlarmSinks):
+    """The signing function of the configured format, its secret read now: a secret that does
+    not suit the format stops the server at start, naming the file and the key."""
+    if not sinks.webhook_url:
+        return None
+    path = sinks.webhook_secret_file
+    if not path and sinks.webhook_format == webhooks.DOORWARD_HMAC:
+        return webhooks.signer(webhooks.DOORWARD_HMAC, b"")
+    if not path:
+        raise ServerConfigError("alarms.webhook_secret_file: missing; webhook_format ="
+                                f" \"{sinks.webhook_format}\" needs a secret")
+    try:
+        return webhooks.signer(sinks.webhook_format, Path(path).read_bytes())
+    except OSError as error:
+        raise ServerConfigError(f"alarms.webhook_secret_file: {path}: {error.strerror}") from None
+    except webhooks.WebhookSecretError as error:
+        raise ServerConfigError(f"alarms.webhook_secret_file: {path}: {error}") from None
 
 
 def _sd_escape(value: str) -> str:
@@ -55,8 +73,7 @@ class AlarmDelivery:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.sinks = ctx.config.alarms
-        secret_file = self.sinks.webhook_secret_file
-        self.secret = Path(secret_file).read_bytes().strip() if secret_file else b""
+        self.sign = webhook_signer(self.sinks)
         self.hostname = socket.gethostname()
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -71,7 +88,7 @@ class AlarmDelivery:
         rows = self.ctx.read().execute(
             "SELECT o.id AS outbox_id, o.sink, o.attempts, a.* FROM outbox o JOIN alarms a"
             " ON a.id = o.alarm_id WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?"
-            " ORDER BY o.id LIMIT 100", (self.ctx.clock.now(),))
+            " AND o.sink IN (?, ?) ORDER BY o.id LIMIT 100", (self.ctx.clock.now(), *SINKS))
         return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
 
     async def _deliver(self, client: httpx.AsyncClient, row: dict[str, Any]) -> None:
@@ -89,9 +106,8 @@ class AlarmDelivery:
     async def _post(self, client: httpx.AsyncClient, row: dict[str, Any]) -> None:
         alarm = {k: row[k] for k in ("id", "kind", "device_id", "raised_at", "detail", "state")}
         body = json.dumps(alarm, sort_keys=True).encode()
-        stamp = f"{self.ctx.clock.now():.3f}"
-        headers = {"Content-Type": "application/json", "X-Doorward-Timestamp": stamp,
-                   "X-Doorward-Signature": webhook_signature(self.secret, stamp, body)}
+        headers = {"Content-Type": "application/json",
+                   **self.sign(row["id"], row["raised_at"], self.ctx.clock.now(), body)}
         response = await client.post(self.sinks.webhook_url, content=body, headers=headers)
         response.raise_for_status()
 

@@ -53,6 +53,12 @@ class Database:
                 self._all.append(conn)
         return conn
 
+    @property
+    def open_connections(self) -> int:
+        """One per thread that has used the database: SQLite has no pool to report."""
+        with self._lock:
+            return len(self._all)
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.connection()

@@ -101,6 +101,10 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (2, "fingers by template hash", "CREATE INDEX fingers_by_hash ON fingers (template_sha256);"),
     (3, "alarm ends", "ALTER TABLE alarms ADD COLUMN ended_at REAL;"
                       " ALTER TABLE alarms ADD COLUMN end_event TEXT;"),
+    # How far an integration has sent the alarms (the MQTT bridge: the highest alarm id the
+    # broker acknowledged), so each is published once, in order, across restarts.
+    (4, "integration cursors", "CREATE TABLE integration_cursors (name TEXT PRIMARY KEY,"
+                               " position INTEGER NOT NULL, updated_at REAL NOT NULL);"),
 )
 
 SCHEMA: tuple[Migration, ...] = tuple(Migration(number, name, sql) for number, name, sql in MIGRATIONS)

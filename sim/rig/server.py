@@ -1,6 +1,7 @@
 """The reference server of the demo: its own process on 127.0.0.1, set up through its CLI.
 
-Owns ``DemoServer``: writes ``server.toml`` (lab clock, fast monitor, the webhook), runs
+Owns ``DemoServer``: writes ``server.toml`` (lab clock, fast monitor, the webhook, an MQTT
+broker when given), runs
 ``doorward server init`` (keys, database, the key fingerprint), starts and stops
 ``doorward server run`` on a fixed loopback port (so doors find it again after a restart),
 runs the other ``doorward server ...`` commands, backs up and restores, and signs accounts in
@@ -58,8 +59,9 @@ class DemoServer:
     """``doorward server`` in ``directory``; ``url`` is http://127.0.0.1:PORT."""
 
     def __init__(self, directory: Path, processes: ProcessGroup,
-                 heartbeat_interval_s: float = 5.0) -> None:  # fmt: skip
+                 heartbeat_interval_s: float = 5.0, mqtt_url: str = "") -> None:  # fmt: skip
         self.directory, self.processes = directory, processes
+        self.mqtt_url = mqtt_url  # a broker for the MQTT bridge, or none
         self.config_path = directory / "server.toml"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,7 +77,8 @@ class DemoServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(SERVER_TOML.format(
             data=self.directory / "data", keys=self.directory / "server-keys", port=self.port,
-            heartbeat_interval_s=self.heartbeat_interval_s, webhook_url=webhook_url))
+            heartbeat_interval_s=self.heartbeat_interval_s, webhook_url=webhook_url)
+            + (f'\n[mqtt]\nurl = "{self.mqtt_url}"\nreconnect_max_s = 1\n' if self.mqtt_url else ""))
         (self.directory / "data").mkdir(mode=0o700, exist_ok=True)
         match = FINGERPRINT.search(self.cli("init"))
         if match is None:

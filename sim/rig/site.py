@@ -39,11 +39,12 @@ WRONG_FINGERPRINT = "0000:1111:2222:3333:4444:5555:6666:7777"
 
 
 class DemoSite:
-    def __init__(self, directory: Path, timeline: Timeline, heartbeat_interval_s: float = 5.0) -> None:
+    def __init__(self, directory: Path, timeline: Timeline, heartbeat_interval_s: float = 5.0,
+                 mqtt_url: str = "") -> None:
         self.directory, self.timeline = directory, timeline
         (directory / "logs").mkdir(parents=True, exist_ok=True)
         self.processes = ProcessGroup(directory / "logs")
-        self.server = DemoServer(directory / "server", self.processes, heartbeat_interval_s)
+        self.server = DemoServer(directory / "server", self.processes, heartbeat_interval_s, mqtt_url)
         self.webhook = WebhookReceiver(self.server.webhook_secret_file)
         self.lobby = DemoDoor("Lobby door", directory / "lobby", self.processes, seed=5)
         self.tent = DemoDoor("Tent door", directory / "tent", self.processes, seed=7)

@@ -1,14 +1,16 @@
 """A tiny alarm webhook receiver on 127.0.0.1, as a site's alarm desk would run one.
 
-Owns ``WebhookReceiver``: it accepts the server's ``POST`` of each alarm, checks the
-``X-Doorward-Signature`` HMAC (constant-time) and the timestamp's age as docs/server.md asks
-of any receiver, records the alarm with its arrival time (``time.monotonic()``), and answers
-204, or 401 for a bad signature. ``wait_until(kind, device_id)`` returns the first matching
+Owns ``WebhookReceiver``: it accepts the server's ``POST`` of each alarm, checks its
+Standard Webhooks signature (constant-time) and the timestamp's age as docs/integrations.md
+asks of any receiver, records the alarm with its arrival time (``time.monotonic()``), and answers
+204, or 401 for a bad signature. ``wait_for(kind, device_id)`` returns the first matching
 alarm that arrived after a given moment. Standard library only.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -32,14 +34,19 @@ class ReceivedAlarm:
     received_mono: float
 
 
-def signature_ok(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
-    expected = "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body,
-                                    hashlib.sha256).hexdigest()  # fmt: skip
+def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Standard Webhooks: ``v1,<base64 HMAC-SHA256(key, id.timestamp.body)>``, the key being
+    the base64 after ``whsec_``; any of the space-separated signatures may match."""
+    msg_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
     try:
-        fresh = abs(time.time() - float(timestamp)) < MAX_AGE_S  # epoch seconds, e.g. "1795843714.697"
-    except ValueError:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        fresh = abs(time.time() - int(timestamp)) < MAX_AGE_S  # whole epoch seconds
+    except (binascii.Error, ValueError):
         return False
-    return fresh and hmac.compare_digest(expected, signature)
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    expected = "v1," + base64.b64encode(digest).decode()
+    offered = headers.get("webhook-signature", "").split(" ")
+    return fresh and any(hmac.compare_digest(expected, each) for each in offered)
 
 
 class WebhookReceiver:
@@ -63,9 +70,9 @@ class WebhookReceiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def receive(self, body: bytes, timestamp: str, signature: str) -> int:
-        secret = self.secret_file.read_bytes().strip()  # read late: written by `server init`
-        if not signature_ok(secret, timestamp, body, signature):
+    def receive(self, body: bytes, headers: dict[str, str]) -> int:
+        secret = self.secret_file.read_text().strip()  # read late: written by `server init`
+        if not signature_ok(secret, headers, body):
             self.refused += 1
             return 401
         alarm = json.loads(body)
@@ -98,8 +105,8 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = receiver.receive(body, self.headers.get("X-Doorward-Timestamp", ""),
-                                          self.headers.get("X-Doorward-Signature", ""))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                status = receiver.receive(body, headers)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -1,5 +1,7 @@
 """Alarms reach a webhook and syslog on loopback within 5 s; retries; door offline after
-missed heartbeats; operators acknowledge and clear."""
+missed heartbeats; operators acknowledge and clear. Webhooks are signed in the Standard
+Webhooks format (verified by the ``standardwebhooks`` package) or, when configured, in
+doorward's own HMAC format."""
 
 from __future__ import annotations
 
@@ -12,12 +14,17 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import standardwebhooks
 
-from doorward.server.config import AlarmSinks
+from doorward.server.api.app import create_app
+from doorward.server.clock import ManualClock
+from doorward.server.config import AlarmSinks, ServerConfigError, config_from_mapping
 from doorward.server.duties.delivery import syslog_message
-from tests.support.server import make_site, running_server, wait_until
+from doorward.server.store.keys import create_keys
+from tests.support.server import make_config, make_site, running_server, wait_until
 
 SECRET = b"webhook-test-secret"
+STANDARD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example
 
 
 class WebhookReceiver:
@@ -25,12 +32,14 @@ class WebhookReceiver:
 
     def __init__(self, failures: int = 0) -> None:
         self.received: list[tuple[float, dict, dict]] = []
+        self.attempts: list[dict] = []  # the headers of every POST, answered or failed
         self.failures = failures
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.attempts.append(dict(self.headers))
                 if receiver.failures > 0:
                     receiver.failures -= 1
                     self.send_response(500)
@@ -78,7 +87,7 @@ def sinks(tmp_path):
     webhook, syslog = WebhookReceiver(), SyslogReceiver()
     (tmp_path / "webhook.secret").write_bytes(SECRET)
     config = AlarmSinks(webhook_url=webhook.url, webhook_secret_file=str(tmp_path / "webhook.secret"),
-                        syslog_host="127.0.0.1", syslog_port=syslog.port)
+                        webhook_format="doorward-hmac", syslog_host="127.0.0.1", syslog_port=syslog.port)
     yield config, webhook, syslog
     webhook.close()
     syslog.close()
@@ -125,11 +134,12 @@ def test_ordinary_events_raise_no_alarm(tmp_path, sinks) -> None:
         assert site.admin.get("/api/v1/alarms").json() == [] and webhook.received == []
 
 
-def test_a_failing_webhook_is_retried(tmp_path, sinks) -> None:
-    config, _, _ = sinks
+def test_a_failing_webhook_is_retried_under_one_webhook_id(tmp_path) -> None:
     flaky = WebhookReceiver(failures=2)
+    (tmp_path / "whsec").write_text(STANDARD_SECRET)
     try:
-        with running_server(tmp_path, alarms=config.__class__(webhook_url=flaky.url)) as server:
+        sinks = AlarmSinks(webhook_url=flaky.url, webhook_secret_file=str(tmp_path / "whsec"))
+        with running_server(tmp_path, alarms=sinks) as server:
             site = make_site(server)
             site.door.post_events([site.door.event(*door_alarm("forced_open"))])
             for _ in range(3):
@@ -139,6 +149,8 @@ def test_a_failing_webhook_is_retried(tmp_path, sinks) -> None:
             alarm = site.admin.get("/api/v1/alarms").json()[0]
             delivery = site.admin.get(f"/api/v1/alarms/{alarm['id']}").json()["delivery"]
             assert delivery[0]["attempts"] == 3 and delivery[0]["delivered_at"] is not None
+        assert len({attempt["webhook-id"] for attempt in flaky.attempts}) == 1
+        assert len({attempt["webhook-timestamp"] for attempt in flaky.attempts}) == 3  # re-signed
     finally:
         flaky.close()
 
@@ -266,3 +278,47 @@ def test_duress_and_reader_offline_raise_one_alarm_each(tmp_path) -> None:
     assert sorted(a["kind"] for a in alarms) == ["duress", "reader_offline"]
     ended = {a["kind"]: a["ended_at"] is not None for a in alarms}
     assert ended == {"duress": False, "reader_offline": True}
+
+
+def test_a_standard_webhook_delivery_verifies_with_the_standardwebhooks_package(tmp_path) -> None:
+    """The default format, checked by the reference library a receiver would use (which
+    also refuses timestamps more than 5 minutes from its own clock: the server's is real)."""
+    webhook = WebhookReceiver()
+    (tmp_path / "whsec").write_text(STANDARD_SECRET + "\n")
+    sinks = AlarmSinks(webhook_url=webhook.url, webhook_secret_file=str(tmp_path / "whsec"))
+    try:
+        with running_server(tmp_path, clock=ManualClock(start=time.time()), alarms=sinks) as server:
+            site = make_site(server)
+            site.door.post_events([site.door.event(*door_alarm("forced_open"))])
+            wait_until(lambda: webhook.received, timeout_s=5)
+    finally:
+        webhook.close()
+    _, headers, body = webhook.received[0]
+    payload = standardwebhooks.Webhook(STANDARD_SECRET).verify(body, headers)
+    assert (payload["kind"], payload["device_id"]) == ("forced", site.door_id)
+    assert headers["webhook-id"].startswith(f"alarm_{payload['id']}_")
+    assert "X-Doorward-Signature" not in headers
+    tampered = body.replace(b"forced", b"forcex")
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(STANDARD_SECRET).verify(tampered, headers)
+
+
+def test_an_unknown_webhook_format_is_refused_naming_it(tmp_path) -> None:
+    document = {"server": {"database": "db", "keys_dir": "keys"}, "alarms": {"webhook_format": "svix"}}
+    with pytest.raises(ServerConfigError, match="alarms.webhook_format: 'svix' is not one of standard,"
+                                                " doorward-hmac"):
+        config_from_mapping(document, base=tmp_path)
+
+
+@pytest.mark.parametrize("secret, named", [
+    ("0123456789abcdef" * 4, "expected whsec_<base64>"),  # a secret of the first format
+    ("whsec_not base64!", "not base64"),
+    ("whsec_c2hvcnQ=", "at least 24"),
+])
+def test_a_secret_unfit_for_standard_webhooks_stops_the_start_naming_the_file(tmp_path, secret,
+                                                                                named) -> None:
+    (tmp_path / "whsec").write_text(secret)
+    sinks = AlarmSinks(webhook_url="http://127.0.0.1:9/", webhook_secret_file=str(tmp_path / "whsec"))
+    with pytest.raises(ServerConfigError, match=f"alarms.webhook_secret_file: {tmp_path}/whsec: .*{named}"):
+        config = make_config(tmp_path, alarms=sinks)
+        create_app(config, ManualClock(), create_keys(config.signing_key_path, config.data_key_path))

@@ -21,10 +21,10 @@ from doorward.sim.rig.site import DemoSite
 from doorward.sim.demo.timeline import Timeline
 
 
-def build_site(heartbeat_interval_s: float = 5.0) -> DemoSite:
+def build_site(heartbeat_interval_s: float = 5.0, mqtt_url: str = "") -> DemoSite:
     # Short: the Unix sockets inside must stay under 107 bytes.
     directory = Path(tempfile.mkdtemp(prefix="dw-e2e-", dir="/tmp"))
-    site = DemoSite(directory, Timeline(quiet=True), heartbeat_interval_s)
+    site = DemoSite(directory, Timeline(quiet=True), heartbeat_interval_s, mqtt_url)
     try:
         site.build()
     except BaseException:
