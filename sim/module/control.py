@@ -9,12 +9,12 @@ never stop the server. Unix sockets only: the simulator opens no network listene
 from __future__ import annotations
 
 import json
-import os
 import socketserver
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from doorward.sim.unix_socket import listening_unix_socket
 from doorward.drivers.r30x.protocol import Command
 from doorward.sim.module.faults import parse_fault
 
@@ -192,16 +192,19 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
 
+    def __init__(self, path: Path, handler: type[socketserver.BaseRequestHandler]) -> None:
+        super().__init__(str(path), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listening_unix_socket(path, mode=0o600)  # there only once it listens
+
 
 class ControlServer:
     """Serves ``module.control`` on a Unix socket at ``path`` until ``close()``."""
 
     def __init__(self, module: SimulatedR30x, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.unlink(missing_ok=True)  # a stale socket from a killed run
-        self._server = _Server(str(self.path), _Handler)
+        self._server = _Server(self.path, _Handler)
         self._server.module = module  # type: ignore[attr-defined]
-        os.chmod(self.path, 0o600)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
             name=f"sim-control {self.path.name}", daemon=True,

@@ -26,6 +26,7 @@ import signal
 import sys
 import time
 
+from doorward.sim.unix_socket import listening_unix_socket
 from doorward.sim.pi.pinbank import MODES, PinBank, PinError, check_pin, parse_firmware_line
 
 PROTOCOL_VERSION = 1
@@ -241,9 +242,7 @@ async def serve(socket_path: str, bank: PinBank) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    if os.path.exists(socket_path):
-        os.unlink(socket_path)  # a stale socket from a killed hub
-    server = await asyncio.start_unix_server(hub.handle, path=socket_path)
+    server = await asyncio.start_unix_server(hub.handle, sock=listening_unix_socket(socket_path))
     print(f"hub ready on {socket_path} ({bank.mode})", flush=True)
     try:
         await stopping.wait()
