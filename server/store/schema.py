@@ -91,10 +91,19 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
 """
 
+# The console's event log pages newest first by the order ``doorward.server.domain.event_log``
+# sorts in, site-wide or for one door: without these a filtered first page sorts every row.
+CONSOLE = """
+CREATE INDEX events_by_time ON events (julianday(at), received_at, device_id, journal_id, seq);
+CREATE INDEX events_by_door_time ON events (device_id, julianday(at), received_at, journal_id, seq);
+ALTER TABLE alarms ADD COLUMN acknowledge_comment TEXT;
+"""
+
 # (number, name, SQL); numbers start at 1 and have no gaps.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "initial", INITIAL),
     (2, "fingers by template hash", "CREATE INDEX fingers_by_hash ON fingers (template_sha256);"),
     (3, "alarm ends", "ALTER TABLE alarms ADD COLUMN ended_at REAL;"
                       " ALTER TABLE alarms ADD COLUMN end_event TEXT;"),
+    (4, "console: events by time and by door, acknowledgement comments", CONSOLE),
 )

@@ -1,0 +1,226 @@
+"""The console's routes under ``/console/``: thin handlers that check the viewer, call a view
+model (``doorward.server.console.views``) and render a template. ``mount_console(app)`` adds
+them, the package's assets, the HTML refusals and the security headers to the server's app.
+
+Pages are server-rendered by Jinja2 with autoescape on; the only script is the package's
+``static/console.js`` (a poll that swaps a table body for the server's fresh rendering). Not
+in the OpenAPI schema: the API's contract is ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterator
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from doorward.server.api.signin import sign_in
+from doorward.server.cli.events import CSV_FIELDS, csv_row
+from doorward.server.console import guard, roles, views
+from doorward.server.console.headers import ConsoleHeaders
+from doorward.server.console.session import (Posted, Refused, SignInNeeded, Viewer, form_poster,
+                                             page_viewer, read_form, watcher)
+from doorward.server.context import ServerContext
+from doorward.server.domain import alarms, auth, event_log
+from doorward.server.errors import ServiceError
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+templates = Environment(loader=PackageLoader("doorward.server.console", "templates"),
+                        autoescape=select_autoescape(default=True, default_for_string=True))
+CSV_CHUNK_ROWS = 500
+
+
+def _ctx(request: Request) -> ServerContext:
+    return request.app.state.ctx
+
+
+def render(request: Request, template: str, viewer: Viewer | None, status: int = 200, **values: Any) -> HTMLResponse:
+    page = templates.get_template(template).render(
+        viewer=viewer, menu=roles.menu(viewer.role) if viewer else [], path=request.url.path,
+        csrf_field=guard.CSRF_FIELD, may=(lambda action: roles.may(viewer.role, action)) if viewer else
+        (lambda action: False), **values)
+    return HTMLResponse(page, status_code=status)
+
+
+# -- signing in and out ------------------------------------------------------------------------
+
+@router.get("/login")
+def login_form(request: Request) -> HTMLResponse:
+    return _login_page(request, "", 200)
+
+
+def _login_page(request: Request, problem: str, status: int, name: str = "") -> HTMLResponse:
+    nonce = guard.new_sign_in_nonce()
+    answer = render(request, "login.html", None, status, problem=problem, nonce=nonce, name=name,
+                    next=guard.safe_next(request.query_params.get("next")))
+    answer.set_cookie(guard.SIGN_IN_COOKIE, nonce, httponly=True, samesite="strict", path="/console/",
+                      secure=guard.cookie_secure(request.url.scheme, request.url.hostname))
+    return answer
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await read_form(request)
+    name, password = form.get("name", "")[:200], form.get("password", "")[:1000]
+    if not guard.same_origin(request.headers.get("origin"), request.headers.get("host")) or \
+            not guard.nonce_matches(request.cookies.get(guard.SIGN_IN_COOKIE), form.get(guard.CSRF_FIELD)):
+        return _login_page(request, "This sign-in form is stale: please try again.", 403, name)
+    ctx = _ctx(request)
+    try:
+        token, _principal, _ends = await run_in_threadpool(sign_in, request, ctx, name, password,
+                                                           ctx.config.console_idle_s)
+    except ServiceError as error:
+        words = "Wrong name or password." if error.status == 401 else error.message
+        return _login_page(request, words, error.status, name)
+    answer = RedirectResponse(guard.safe_next(form.get("next")), status_code=303)
+    answer.set_cookie(guard.SESSION_COOKIE, token, httponly=True, samesite="strict", path="/console/",
+                      secure=guard.cookie_secure(request.url.scheme, request.url.hostname))
+    answer.delete_cookie(guard.SIGN_IN_COOKIE, path="/console/")
+    return answer
+
+
+@router.post("/logout")
+def logout(request: Request, posted: Posted = Depends(form_poster("home"))) -> Response:
+    ctx = _ctx(request)
+    with ctx.db.transaction() as conn:
+        auth.close_session(conn, posted.viewer.token)
+    answer = RedirectResponse("/console/login", status_code=303)
+    answer.delete_cookie(guard.SESSION_COOKIE, path="/console/")
+    return answer
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+@router.get("/")
+def home(request: Request, viewer: Viewer = Depends(page_viewer("home"))) -> HTMLResponse:
+    return render(request, "home.html", viewer)
+
+
+@router.get("/board")
+def board(request: Request, viewer: Viewer = Depends(page_viewer("board"))) -> HTMLResponse:
+    ctx = _ctx(request)
+    rows = views.board(ctx.read(), ctx.clock.now(), ctx.config)
+    return render(request, "board.html", viewer, rows=rows)
+
+
+@router.get("/board/rows")
+def board_rows(request: Request, viewer: Viewer = Depends(watcher("board"))) -> HTMLResponse:
+    ctx = _ctx(request)
+    return render(request, "board_rows.html", viewer, rows=views.board(ctx.read(), ctx.clock.now(), ctx.config))
+
+
+@router.get("/events")
+def events(request: Request, viewer: Viewer = Depends(page_viewer("events"))) -> HTMLResponse:
+    ctx = _ctx(request)
+    conn = ctx.read()
+    try:
+        filters = views.event_filters(conn, request.query_params, ctx.clock.now())
+    except ServiceError as error:
+        return render(request, "events.html", viewer, 422, problem=error.message, rows=[], following="",
+                      typed={k: request.query_params.get(k, "") for k in views.FIELDS},
+                      choices=views.choices(conn), live_query="", export_query="")
+    rows, following = views.event_rows(conn, filters)
+    kept = {k: v for k, v in filters.typed.items() if v and k != "before"}
+    return render(request, "events.html", viewer, problem="", rows=rows, following=following,
+                  typed=filters.typed, choices=views.choices(conn), filters=kept,
+                  live_query="" if filters.before else _query_text(kept), export_query=_query_text(kept))
+
+
+def _query_text(values: dict[str, str]) -> str:
+    return urlencode(values)
+
+
+@router.get("/events/rows")
+def event_rows(request: Request, viewer: Viewer = Depends(watcher("events"))) -> Response:
+    ctx = _ctx(request)
+    conn = ctx.read()
+    try:
+        filters = views.event_filters(conn, request.query_params, ctx.clock.now())
+    except ServiceError as error:
+        return Response(error.message, status_code=422, media_type="text/plain")
+    rows, _ = views.event_rows(conn, filters)
+    return render(request, "event_rows.html", viewer, rows=rows)
+
+
+@router.get("/events.csv")
+def events_csv(request: Request, viewer: Viewer = Depends(page_viewer("events.export"))) -> Response:
+    ctx = _ctx(request)
+    try:
+        filters = views.event_filters(ctx.read(), request.query_params, ctx.clock.now())
+    except ServiceError as error:
+        return Response(error.message, status_code=422, media_type="text/plain")
+    return StreamingResponse(_csv_lines(ctx, filters.query), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="events.csv"'})
+
+
+def _csv_lines(ctx: ServerContext, query: event_log.EventQuery) -> Iterator[str]:
+    """The rows ``doorward server events --csv`` prints, oldest first, a chunk at a time, on a
+    connection of their own (a long export must not hold a request thread's connection)."""
+    conn = ctx.db.connect()
+    try:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_FIELDS)
+        for count, event in enumerate(event_log.select(conn, query), start=1):
+            writer.writerow(csv_row(event))
+            if count % CSV_CHUNK_ROWS == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+    finally:
+        conn.close()
+
+
+@router.get("/alarms")
+def alarm_list(request: Request, viewer: Viewer = Depends(page_viewer("alarms"))) -> HTMLResponse:
+    ctx = _ctx(request)
+    state = request.query_params.get("state", "")
+    try:
+        rows = views.alarm_rows(ctx.read(), ctx.clock.now(), state)
+    except ServiceError as error:
+        return render(request, "alarms.html", viewer, 422, rows=[], state="", problem=error.message,
+                      states=views.ALARM_STATES)
+    return render(request, "alarms.html", viewer, rows=rows, state=state, problem="", states=views.ALARM_STATES)
+
+
+@router.post("/alarms/{alarm_id}/acknowledge")
+def acknowledge(alarm_id: int, request: Request,
+                posted: Posted = Depends(form_poster("alarms.acknowledge"))) -> Response:
+    ctx = _ctx(request)
+    try:
+        with ctx.write() as conn:
+            alarms.acknowledge(conn, ctx.clock.now(), posted.viewer.principal.actor, alarm_id,
+                               posted.form.get("comment", ""))
+    except ServiceError as error:
+        rows = views.alarm_rows(ctx.read(), ctx.clock.now(), None)
+        return render(request, "alarms.html", posted.viewer, error.status, rows=rows, state="",
+                      problem=error.message, states=views.ALARM_STATES)
+    return RedirectResponse("/console/alarms", status_code=303)
+
+
+# -- refusals and mounting ---------------------------------------------------------------------
+
+async def _sign_in_needed(request: Request, error: SignInNeeded) -> Response:
+    if error.poll or request.method != "GET":
+        return Response("sign in first", status_code=401, media_type="text/plain")
+    return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
+
+
+async def _refused(request: Request, error: Refused) -> Response:
+    return render(request, "refused.html", error.viewer, 403, message=error.message)
+
+
+def mount_console(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(packages=[("doorward.server.console", "static")]),
+              name="console-static")
+    app.add_exception_handler(SignInNeeded, _sign_in_needed)
+    app.add_exception_handler(Refused, _refused)
+    app.add_middleware(ConsoleHeaders)
