@@ -1,0 +1,224 @@
+"""What the console's pages show: the doors board from heartbeats (and the offline rule),
+the event log's filters, keyset pages and CSV export (the CLI's rows), new events on the
+live rows, and alarms open first."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from doorward.server.cli.events import CSV_FIELDS, csv_row
+from doorward.server.domain import event_log
+from tests.support.console import HOSTILE_NAMES, console_site, signed_in
+from tests.support.server import iso, running_server
+
+BASE_AT = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("console-pages")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def site(server):
+    return console_site(server)
+
+
+@pytest.fixture(scope="module")
+def admin(server, site):
+    browser = signed_in(server, "pages-admin", "admin")
+    yield browser
+    browser.close()
+
+
+def cells(page: str) -> list[list[str]]:
+    """The text of each table body row's cells."""
+    body = page.split("<tbody", 1)[1].split("</tbody>", 1)[0] if "<tbody" in page else page  # a poll's rows
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in rows]
+
+
+def test_the_board_shows_what_the_heartbeat_reported(server, site, admin) -> None:
+    site.site.door.heartbeat(applied_version=1, reconciled_version=0, clock_trusted=False,
+                             reader_state="offline", backlog=17)
+    row = cells(admin.get("/console/board").text)[0]
+    assert row[1:5] == ["door", "Lab", "online", "0 s ago"]
+    assert row[5:10] == ["offline", row[6], "-", "NOT trusted", "17"]
+    assert row[6].startswith("1 (module 0)")
+    assert row[10] == "off"
+    assert "denied" in row[11] and HOSTILE_NAMES[1].replace("<", "&lt;") not in row[11]
+
+
+def test_the_board_says_offline_by_the_alarms_rule_and_shows_a_zone_lockdown(server, site, admin) -> None:
+    offline_after_s = server.config.heartbeat_interval_s * server.config.missed_heartbeats
+    site.site.door.heartbeat(applied_version=1, reconciled_version=1, clock_trusted=True, reader_state="ok")
+    server.clock.advance(offline_after_s)
+    assert cells(admin.get("/console/board/rows").text)[0][3] == "online"
+    server.clock.advance(1)
+    assert cells(admin.get("/console/board/rows").text)[0][3] == "offline"
+    with server.ctx.db.transaction() as conn:
+        conn.execute("UPDATE zones SET lockdown = 1 WHERE id = ?", (site.site.zone_id,))
+    try:
+        assert cells(admin.get("/console/board/rows").text)[0][10] == "on (zone)"
+    finally:
+        with server.ctx.db.transaction() as conn:
+            conn.execute("UPDATE zones SET lockdown = 0 WHERE id = ?", (site.site.zone_id,))
+        site.site.door.heartbeat(applied_version=1, reconciled_version=1, clock_trusted=True, reader_state="ok")
+
+
+def test_events_show_names_zone_and_reasons_in_words(site, admin) -> None:
+    rows = cells(admin.get("/console/events").text)
+    assert rows[0][3:5] == ["alarm", ""] and "forced open" in rows[0][6]
+    denied = next(row for row in rows if row[3] == "denied")
+    assert denied[2] == "Lab" and denied[4] == HOSTILE_NAMES[1].replace("&", "&amp;").replace("<", "&lt;") \
+        .replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+    assert "outside the grant&#39;s schedule" in denied[6] and "outside_schedule" in denied[6]
+    assert denied[5] == "finger 0"
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"outcome": "granted"}, {"granted"}),
+    ({"outcome": "denied"}, {"denied"}),
+    ({"reason": "outside_schedule"}, {"denied"}),
+    ({"outcome": "access"}, {"granted", "denied"}),
+])
+def test_filters_by_outcome_and_reason(admin, params, expected) -> None:
+    rows = cells(admin.get("/console/events", params=params).text)
+    assert {row[3] for row in rows} == expected and len(rows) == 2 * len(expected)
+
+
+def test_filters_by_person_door_and_time(site, admin) -> None:
+    person = admin.get("/console/events", params={"person": site.people[HOSTILE_NAMES[0]]})
+    assert len(cells(person.text)) == 2
+    door = admin.get("/console/events", params={"door": site.site.door_id})
+    assert len(cells(door.text)) == 5
+    window = admin.get("/console/events", params={"since": iso(BASE_AT + 5), "until": iso(BASE_AT + 65)})
+    assert [row[3] for row in cells(window.text)] == ["granted", "denied"]  # newest first
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"since": "last tuesday"}, "since"), ({"door": "d_nope"}, "door"), ({"outcome": "maybe"}, "outcome"),
+    ({"reason": "because"}, "reason"), ({"before": "garbage"}, "before"), ({"person": "nobody at all"}, "person")])
+def test_a_bad_filter_is_named_and_nothing_is_listed(admin, params, field) -> None:
+    answer = admin.get("/console/events", params=params)
+    assert answer.status_code == 422 and f"{field}: " in answer.text
+    assert admin.get("/console/events.csv", params=params).status_code == 422
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """A second server with 230 events, a quarter of them at the same instant (ties in ``at``)."""
+    with running_server(tmp_path_factory.mktemp("console-many")) as running:
+        built = console_site(running)
+        rows = [(built.site.door_id, "j-many", seq, iso(BASE_AT + 1000 + (seq // 4 if seq % 4 else seq)),
+                 "access_denied" if seq % 3 else "access_granted",
+                 json.dumps({"reason": "no_grant" if seq % 3 else "granted"}), "0" * 64, "0" * 64, 1,
+                 BASE_AT + seq % 7) for seq in range(1, 231)]
+        with running.ctx.db.transaction() as conn:
+            conn.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        browser = signed_in(running, "many-admin", "auditor")
+        yield running, browser
+        browser.close()
+
+
+def test_keyset_pages_walk_every_event_once_newest_first(many) -> None:
+    server, browser = many
+    expected = list(reversed(list(event_log.select(server.ctx.read(), event_log.EventQuery()))))
+    seen, link, pages = [], "/console/events", 0
+    while link:
+        page = browser.get(link).text
+        seen += cells(page)
+        found = re.search(r'<a rel="next" href="([^"]+)"', page)
+        link = found.group(1).replace("&amp;", "&") if found else ""
+        pages += 1
+    assert pages == -(-len(expected) // 50)
+    assert [row[0] for row in seen] == [row[0] for row in (cells_of(expected))]
+    assert len(seen) == len(expected) == 230 + 5
+
+
+def cells_of(events):
+    from doorward.server.console.views import event_view
+    return [[event_view(event, {})["at"]] for event in events]
+
+
+def test_keyset_pages_keep_the_filter(many) -> None:
+    server, browser = many
+    first = browser.get("/console/events", params={"outcome": "granted"}).text
+    link = re.search(r'<a rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "outcome=granted" in link
+    second = cells(browser.get(link).text)
+    assert {row[3] for row in second} == {"granted"}
+    assert len(cells(first)) + len(second) == 76 + 2  # seq divisible by 3, and the site's two
+
+
+def test_the_csv_export_is_the_clis_rows_for_the_filter(many) -> None:
+    server, browser = many
+    answer = browser.get("/console/events.csv", params={"outcome": "denied"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    got = list(csv.reader(io.StringIO(answer.text)))
+    query = event_log.EventQuery(kinds=("access_denied",))
+    wanted = [list(CSV_FIELDS)] + [csv_row(event) for event in event_log.select(server.ctx.read(), query)]
+    assert got == wanted and len(got) == 1 + 154 + 2
+
+
+def test_the_live_rows_show_a_new_event_without_reloading(server, site, admin) -> None:
+    before = cells(admin.get("/console/events/rows").text)
+    door = site.site.door
+    assert door.post_events([door.event("access_granted", {"reason": "granted",
+                                                           "user": site.people[HOSTILE_NAMES[0]]},
+                                        at=BASE_AT + 900)]).status_code == 200
+    after = cells(admin.get("/console/events/rows").text)
+    assert len(after) == len(before) + 1 and after[0][3] == "granted"
+
+
+def test_alarms_open_first_and_by_state(server, site, admin) -> None:
+    door = site.site.door
+    door.post_events([door.event("alarm", {"alarm": "held_open"}, at=BASE_AT + 950)])
+    rows = cells(admin.get("/console/alarms").text)
+    states = [row[4] for row in rows]
+    assert states == sorted(states, key=lambda s: {"open": 0, "acknowledged": 1, "cleared": 2}[s])
+    assert any("held open" in row[1] for row in rows)
+    only_open = cells(admin.get("/console/alarms", params={"state": "open"}).text)
+    assert {row[4] for row in only_open} == {"open"}
+    assert admin.get("/console/alarms", params={"state": "sideways"}).status_code == 422
+
+
+def test_event_log_pages_are_the_newest_first_order_exactly_with_ties(many) -> None:
+    server, _ = many
+    conn = server.ctx.read()
+    key = lambda event: (event["device_id"], event["journal_id"], event["seq"])  # noqa: E731
+    for query in (event_log.EventQuery(), event_log.EventQuery(device_ids=(many_door(conn),)),
+                  event_log.EventQuery(kinds=("access_denied",), reasons=("no_grant",))):
+        expected = [key(event) for event in reversed(list(event_log.select(conn, query)))]
+        walked, cursor = [], None
+        while True:
+            events, cursor = event_log.page(conn, query, 7, cursor)
+            walked += [key(event) for event in events]
+            if cursor is None:
+                break
+        assert walked == expected and len(set(walked)) == len(walked) > 100
+
+
+def many_door(conn) -> str:
+    return conn.execute("SELECT device_id FROM events WHERE journal_id = 'j-many' LIMIT 1").fetchone()[0]
+
+
+def test_the_first_filtered_page_uses_an_index(many) -> None:
+    server, _ = many
+    conn = server.ctx.read()
+    where, params = event_log._where(event_log.EventQuery(device_ids=(many_door(conn),)))
+    plan = conn.execute("EXPLAIN QUERY PLAN " + event_log.SORTED + where + event_log.ORDER.format("DESC")
+                        + " LIMIT 51", params).fetchall()
+    text = " ".join(str(row[-1]) for row in plan)
+    assert "events_by_door_time" in text and "TEMP B-TREE" not in text
+    plan = conn.execute("EXPLAIN QUERY PLAN " + event_log.SORTED + event_log.ORDER.format("DESC") + " LIMIT 51")
+    text = " ".join(str(row[-1]) for row in plan.fetchall())
+    assert "events_by_time" in text and "TEMP B-TREE" not in text
