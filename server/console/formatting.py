@@ -79,6 +79,12 @@ def version_text(applied: int | None, reconciled: int | None, issued: int | None
     return text
 
 
+def lockdown_text(sources: list[str], confirmed: bool) -> str:
+    """``on (zone), confirmed``; whether the door runs the bundle with the current state."""
+    state = ("on (" + ", ".join(sources) + ")") if sources else "off"
+    return f"{state}, {'confirmed' if confirmed else 'waiting for the door'}"
+
+
 def clock_text(trusted: bool | None) -> str:
     return {True: "trusted", False: "NOT trusted"}.get(trusted, "-")
 

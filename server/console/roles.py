@@ -19,10 +19,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "events.export": WATCHERS,
     "alarms": WATCHERS,
     "alarms.acknowledge": frozenset({"admin", "security"}),
+    "lockdown.view": WATCHERS,
+    "lockdown": frozenset({"admin", "security"}),
 }
 # The pages in the navigation, in order: (action, label, path).
 PAGES = (("board", "Doors", "/console/board"), ("events", "Events", "/console/events"),
-         ("alarms", "Alarms", "/console/alarms"))
+         ("alarms", "Alarms", "/console/alarms"), ("lockdown.view", "Lockdown", "/console/lockdown"))
 
 
 def may(role: str, action: str) -> bool:

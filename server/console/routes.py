@@ -27,8 +27,8 @@ from doorward.server.console.headers import ConsoleHeaders
 from doorward.server.console.session import (Posted, Refused, SignInNeeded, Viewer, form_poster,
                                              page_viewer, read_form, watcher)
 from doorward.server.context import ServerContext
-from doorward.server.domain import alarms, auth, event_log
-from doorward.server.errors import ServiceError
+from doorward.server.domain import alarms, auth, event_log, lockdown
+from doorward.server.errors import Invalid, ServiceError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Environment(loader=PackageLoader("doorward.server.console", "templates"),
@@ -203,6 +203,43 @@ def acknowledge(alarm_id: int, request: Request,
         return render(request, "alarms.html", posted.viewer, error.status, rows=rows, state="",
                       problem=error.message, states=views.ALARM_STATES)
     return RedirectResponse("/console/alarms", status_code=303)
+
+
+@router.get("/lockdown")
+def lockdown_page(request: Request, viewer: Viewer = Depends(page_viewer("lockdown.view"))) -> HTMLResponse:
+    return render(request, "lockdown.html", viewer, sites=lockdown.status(_ctx(request).read()), problem="")
+
+
+@router.get("/lockdown/confirm")
+def lockdown_confirm(request: Request, viewer: Viewer = Depends(page_viewer("lockdown"))) -> HTMLResponse:
+    """The confirmation step: what a lockdown (or its end) will reach, and one button."""
+    ctx = _ctx(request)
+    state = request.query_params.get("state", "")
+    try:
+        if state not in ("on", "off"):
+            raise Invalid("state", "expected on or off")
+        target = views.lockdown_target(ctx.read(), request.query_params.get("target", ""))
+    except ServiceError as error:
+        return render(request, "lockdown.html", viewer, 422, sites=lockdown.status(ctx.read()),
+                      problem=error.message)
+    return render(request, "lockdown_confirm.html", viewer, target=target, state=state)
+
+
+@router.post("/lockdown")
+def lockdown_set(request: Request, posted: Posted = Depends(form_poster("lockdown"))) -> Response:
+    ctx = _ctx(request)
+    form, actor = posted.form, posted.viewer.principal.actor
+    try:
+        if form.get("state") not in ("on", "off") or form.get("confirm") != "yes":
+            raise Invalid("state", "confirm a lockdown with on or off")
+        target = views.lockdown_target(ctx.read(), form.get("target", ""))
+        with ctx.write() as conn:
+            change = lockdown.set_zone if target["kind"] == "zone" else lockdown.set_site
+            change(conn, ctx.clock.now(), actor, target["id"], form["state"] == "on", ledger=ctx.ledger)
+    except ServiceError as error:
+        return render(request, "lockdown.html", posted.viewer, error.status, sites=lockdown.status(ctx.read()),
+                      problem=error.message)
+    return RedirectResponse("/console/lockdown", status_code=303)
 
 
 # -- refusals and mounting ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from doorward.server.cli.times import MomentError, parse_moment, utc_text
 from doorward.server.config import ServerConfig
 from doorward.server.console import formatting as fmt
 from doorward.server.domain import alarms, event_log
+from doorward.server.domain import lockdown as lockdown_domain
 from doorward.server.errors import Invalid
 
 PAGE_SIZE = 50
@@ -57,7 +58,8 @@ def _board_row(conn: sqlite3.Connection, row: sqlite3.Row, now: float, offline_s
         "module_matches": "-" if reported is None else ("yes" if reported == row["module_identity"] else "NO"),
         "clock": fmt.clock_text(report.get("clock_trusted")),
         "backlog": report.get("backlog", "-") if report.get("backlog") is not None else "-",
-        "lockdown": ("on (" + ", ".join(lockdown) + ")") if lockdown else "off",
+        "lockdown": fmt.lockdown_text(lockdown, lockdown_domain.door_confirmed(
+            row["dirty"], row["applied_version"], row["issued_version"])) if row["kind"] == "door" else "-",
         "last_access": last,
     }
 
@@ -171,3 +173,18 @@ def alarm_rows(conn: sqlite3.Connection, now: float, state: str | None) -> list[
         "acknowledged_at": fmt.when_text(alarm["acknowledged_at"]) if alarm["acknowledged_at"] else "",
         "comment": alarm.get("acknowledge_comment") or "",
     } for alarm in alarms.open_first(conn, state=state or None)]
+
+
+# -- lockdown ----------------------------------------------------------------------------------
+
+def lockdown_target(conn: sqlite3.Connection, target: str) -> dict[str, Any]:
+    """``zone:ID`` or ``site:ID`` as what the confirmation page names; Invalid otherwise."""
+    kind, _, ident = target.partition(":")
+    table = {"zone": "zones", "site": "sites"}.get(kind)
+    row = conn.execute(f"SELECT id, name FROM {table} WHERE id = ?", (ident,)).fetchone() if table else None
+    if row is None:
+        raise Invalid("target", "no such zone or site")
+    where = "d.zone_id = ?" if kind == "zone" else "d.site_id = ?"
+    doors = [r[0] for r in conn.execute(f"SELECT d.name FROM devices d WHERE d.kind = 'door' AND {where}"
+                                        " ORDER BY d.name", (ident,))]
+    return {"kind": kind, "id": row["id"], "name": row["name"], "doors": doors, "target": target}
