@@ -21,10 +21,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "alarms.acknowledge": frozenset({"admin", "security"}),
     "lockdown.view": WATCHERS,
     "lockdown": frozenset({"admin", "security"}),
+    "audit": WATCHERS,
 }
 # The pages in the navigation, in order: (action, label, path).
 PAGES = (("board", "Doors", "/console/board"), ("events", "Events", "/console/events"),
-         ("alarms", "Alarms", "/console/alarms"), ("lockdown.view", "Lockdown", "/console/lockdown"))
+         ("alarms", "Alarms", "/console/alarms"), ("lockdown.view", "Lockdown", "/console/lockdown"),
+         ("audit", "Audit", "/console/audit"))
 
 
 def may(role: str, action: str) -> bool:

@@ -242,6 +242,20 @@ def lockdown_set(request: Request, posted: Posted = Depends(form_poster("lockdow
     return RedirectResponse("/console/lockdown", status_code=303)
 
 
+@router.get("/audit")
+def audit_page(request: Request, viewer: Viewer = Depends(page_viewer("audit"))) -> HTMLResponse:
+    ctx = _ctx(request)
+    try:
+        typed, rows, following = views.audit_rows(ctx.read(), request.query_params, ctx.clock.now())
+    except ServiceError as error:
+        typed = {name: request.query_params.get(name, "") for name in views.AUDIT_FIELDS}
+        return render(request, "audit.html", viewer, 422, typed=typed, rows=[], following="",
+                      problem=error.message, kept="")
+    kept = _query_text({k: v for k, v in typed.items() if v and k != "before"})
+    return render(request, "audit.html", viewer, typed=typed, rows=rows, following=following, problem="",
+                  kept=kept)
+
+
 # -- refusals and mounting ---------------------------------------------------------------------
 
 async def _sign_in_needed(request: Request, error: SignInNeeded) -> Response:

@@ -6,6 +6,7 @@ for the board's, which reads what heartbeats stored. Times are arguments; read-o
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from doorward.daemon.codec.words import REASON_WORDS
 from doorward.server.cli.times import MomentError, parse_moment, utc_text
 from doorward.server.config import ServerConfig
 from doorward.server.console import formatting as fmt
-from doorward.server.domain import alarms, event_log
+from doorward.server.domain import alarms, audit_log, event_log
 from doorward.server.domain import lockdown as lockdown_domain
 from doorward.server.errors import Invalid
 
@@ -188,3 +189,29 @@ def lockdown_target(conn: sqlite3.Connection, target: str) -> dict[str, Any]:
     doors = [r[0] for r in conn.execute(f"SELECT d.name FROM devices d WHERE d.kind = 'door' AND {where}"
                                         " ORDER BY d.name", (ident,))]
     return {"kind": kind, "id": row["id"], "name": row["name"], "doors": doors, "target": target}
+
+
+# -- the audit log -----------------------------------------------------------------------------
+
+AUDIT_FIELDS = ("actor", "action", "since", "until", "before")
+
+
+def audit_rows(conn: sqlite3.Connection, params: Mapping[str, str], now: float,
+               size: int = PAGE_SIZE) -> tuple[dict[str, str], list[dict[str, Any]], str]:
+    """(the filters as typed, one page worded, the next page's ``before`` or '')."""
+    typed = {name: str(params.get(name, "") or "").strip()[:MAX_FIELD_CHARS] for name in AUDIT_FIELDS}
+    since, until = (_moment(typed[name], name, now) for name in ("since", "until"))
+    if typed["before"] and not typed["before"].isdigit():
+        raise Invalid("before", "not a page position this console made")
+    query = audit_log.AuditQuery(actor=typed["actor"] or None, action=typed["action"] or None,
+                                 since=_epoch(since), until=_epoch(until))
+    rows, following = audit_log.page(conn, query, size, int(typed["before"]) if typed["before"] else None)
+    worded = [{"id": row["id"], "at": fmt.when_text(row["at"]), "actor": row["actor"], "action": row["action"],
+               "target": row["target"], "address": row["detail"].get("address", ""),
+               "detail": json.dumps({k: v for k, v in row["detail"].items() if k != "address"},
+                                    sort_keys=True, ensure_ascii=False)} for row in rows]
+    return typed, worded, "" if following is None else str(following)
+
+
+def _epoch(utc: str | None) -> float | None:
+    return None if utc is None else dt.datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
