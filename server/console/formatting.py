@@ -79,6 +79,22 @@ def version_text(applied: int | None, reconciled: int | None, issued: int | None
     return text
 
 
+def window_text(valid_from: float | None, valid_until: float | None, now: float,
+                zone: dt.tzinfo | None = None) -> str:
+    """A visitor's validity window and where now stands in it; '-' for a person without one."""
+    if valid_from is None and valid_until is None:
+        return "-"
+    start = when_text(valid_from, zone) if valid_from is not None else "always"
+    end = when_text(valid_until, zone) if valid_until is not None else "open-ended"
+    if valid_until is not None and now >= valid_until:
+        where = "expired"
+    elif valid_from is not None and now < valid_from:
+        where = "not yet valid"
+    else:
+        where = "valid now"
+    return f"{start} to {end} ({where})"
+
+
 def lockdown_text(sources: list[str], confirmed: bool) -> str:
     """``on (zone), confirmed``; whether the door runs the bundle with the current state."""
     state = ("on (" + ", ".join(sources) + ")") if sources else "off"

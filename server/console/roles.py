@@ -3,7 +3,8 @@
 Owns ``ACTIONS`` (each console action and the roles allowed it), ``may`` and ``menu``.
 ``admin`` does everything; ``security`` watches (board, events, alarms), acknowledges alarms
 and will lock down, but changes no grant; ``auditor`` reads; ``enroller`` sees only what the
-kiosk needs, which today is nothing but the start page (enrolment happens at the kiosk).
+kiosk needs: people, whom it may add (without a visitor window or the security role, which
+change who a door lets in: the API's rule).
 Pure.
 """
 
@@ -22,9 +23,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "lockdown.view": WATCHERS,
     "lockdown": frozenset({"admin", "security"}),
     "audit": WATCHERS,
+    "people": EVERYONE,
+    "people.create": frozenset({"admin", "enroller"}),  # a visitor window or the security role: admin
 }
 # The pages in the navigation, in order: (action, label, path).
-PAGES = (("board", "Doors", "/console/board"), ("events", "Events", "/console/events"),
+PAGES = (("people", "People", "/console/people"), ("board", "Doors", "/console/board"), ("events", "Events", "/console/events"),
          ("alarms", "Alarms", "/console/alarms"), ("lockdown.view", "Lockdown", "/console/lockdown"),
          ("audit", "Audit", "/console/audit"))
 

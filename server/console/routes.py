@@ -27,7 +27,7 @@ from doorward.server.console.headers import ConsoleHeaders
 from doorward.server.console.session import (Posted, Refused, SignInNeeded, Viewer, form_poster,
                                              page_viewer, read_form, watcher)
 from doorward.server.context import ServerContext
-from doorward.server.domain import alarms, auth, event_log, lockdown
+from doorward.server.domain import alarms, auth, event_log, lockdown, people
 from doorward.server.errors import Invalid, ServiceError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -254,6 +254,37 @@ def audit_page(request: Request, viewer: Viewer = Depends(page_viewer("audit")))
     kept = _query_text({k: v for k, v in typed.items() if v and k != "before"})
     return render(request, "audit.html", viewer, typed=typed, rows=rows, following=following, problem="",
                   kept=kept)
+
+
+@router.get("/people")
+def people_page(request: Request, viewer: Viewer = Depends(page_viewer("people"))) -> HTMLResponse:
+    return _people(request, viewer, "", 200)
+
+
+def _people(request: Request, viewer: Viewer, problem: str, status: int,
+            typed: dict[str, str] | None = None) -> HTMLResponse:
+    ctx = _ctx(request)
+    search = request.query_params.get("q", "")
+    rows = views.people_rows(ctx.read(), search, ctx.clock.now())
+    return render(request, "people.html", viewer, status, rows=rows, search=search, problem=problem,
+                  typed=typed or {}, shown=views.PEOPLE_SHOWN)
+
+
+@router.post("/people")
+def people_create(request: Request, posted: Posted = Depends(form_poster("people.create"))) -> Response:
+    ctx = _ctx(request)
+    viewer = posted.viewer
+    try:
+        person = views.new_person(posted.form, ctx.clock.now())
+        if person.changes_who_enters and viewer.role != "admin":
+            raise Refused(viewer, "only an admin may give a person a validity window or the security role")
+        with ctx.write() as conn:
+            people.create_person(conn, ctx.clock.now(), viewer.principal.actor, name=person.name,
+                                 roles=list(person.roles), valid_from=person.valid_from,
+                                 valid_until=person.valid_until)
+    except ServiceError as error:
+        return _people(request, viewer, error.message, error.status, posted.form)
+    return RedirectResponse(f"/console/people?q={quote(person.name)}", status_code=303)
 
 
 # -- refusals and mounting ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from doorward.daemon.codec.words import REASON_WORDS
 from doorward.server.cli.times import MomentError, parse_moment, utc_text
 from doorward.server.config import ServerConfig
 from doorward.server.console import formatting as fmt
-from doorward.server.domain import alarms, audit_log, event_log
+from doorward.server.domain import alarms, audit_log, event_log, people
 from doorward.server.domain import lockdown as lockdown_domain
 from doorward.server.errors import Invalid
 
@@ -215,3 +215,46 @@ def audit_rows(conn: sqlite3.Connection, params: Mapping[str, str], now: float,
 
 def _epoch(utc: str | None) -> float | None:
     return None if utc is None else dt.datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
+
+
+# -- people ------------------------------------------------------------------------------------
+
+PEOPLE_SHOWN = 100
+MAX_NAME_CHARS = 200
+
+
+def people_rows(conn: sqlite3.Connection, text: str, now: float) -> list[dict[str, Any]]:
+    return [{
+        "id": row["id"], "name": row["name"], "active": "yes" if row["active"] else "no",
+        "window": fmt.window_text(row["valid_from"], row["valid_until"], now),
+        "consent": fmt.when_text(row["consent_at"]) if row["consent_at"] else "not recorded",
+        "fingers": row["fingers"], "grants": row["grants"], "roles": ", ".join(row["roles"]) or "-",
+    } for row in people.search(conn, text[:MAX_FIELD_CHARS], PEOPLE_SHOWN)]
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    name: str
+    valid_from: float | None
+    valid_until: float | None
+    roles: tuple[str, ...]
+
+    @property
+    def changes_who_enters(self) -> bool:
+        """A visitor window or the security role: an admin's decision (as in the API)."""
+        return self.valid_from is not None or self.valid_until is not None or bool(self.roles)
+
+
+def new_person(form: Mapping[str, str], now: float) -> NewPerson:
+    name = form.get("name", "").strip()
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise Invalid("name", f"1 to {MAX_NAME_CHARS} characters")
+    moments = {}
+    for field in ("valid_from", "valid_until"):
+        text = form.get(field, "").strip()[:MAX_FIELD_CHARS]
+        try:
+            moments[field] = parse_moment(text, field, now_s=now, end_of_day=field == "valid_until") if text else None
+        except MomentError as error:
+            raise Invalid(field, str(error).split(": ", 1)[1]) from None
+    return NewPerson(name, moments["valid_from"], moments["valid_until"],
+                     ("security",) if form.get("security") == "yes" else ())

@@ -302,3 +302,40 @@ def test_audit_pages_walk_every_row_once(server, site) -> None:
     assert walked == expected and len(expected) > 8
     literal = audit_log.page(conn, audit_log.AuditQuery(actor="%"), 100)[0]
     assert literal == []  # a typed % is a character, not a wildcard
+
+
+def test_an_admin_adds_a_visitor_with_a_validity_window(server, admin) -> None:
+    answer = admin.post("/console/people", {"name": "Vera Visitor", "valid_from": "2027-01-15 09:00",
+                                            "valid_until": "2027-01-16"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/people?q=Vera%20Visitor"
+    row = server.ctx.read().execute("SELECT valid_from, valid_until, roles FROM users WHERE name = 'Vera Visitor'").fetchone()
+    from doorward.server.cli.times import parse_moment
+    assert row["valid_from"] == parse_moment("2027-01-15 09:00", "x", now_s=0)
+    assert row["valid_until"] == parse_moment("2027-01-17", "x", now_s=0)  # the whole 16th is inside
+    listed = cells(admin.get("/console/people", params={"q": "vera"}).text)
+    assert len(listed) == 1 and listed[0][0] == "Vera Visitor" and "to" in listed[0][3]
+    assert listed[0][3].endswith("(not yet valid)")  # the test clock is in January 2027
+    bad = admin.post("/console/people", {"name": "Val", "valid_from": "2027-01-16", "valid_until": "2027-01-15"})
+    assert bad.status_code == 422 and "valid_until: must be after valid_from" in bad.text
+    assert admin.post("/console/people", {"name": "  "}).status_code == 422
+    assert admin.post("/console/people", {"name": "T", "valid_until": "soonish"}).status_code == 422
+
+
+def test_an_enroller_adds_a_person_but_no_window_and_no_security_role(server) -> None:
+    enroller = signed_in(server, "pages-enroller", "enroller")
+    page = enroller.get("/console/people").text
+    assert "Visitor from" not in page and 'name="name"' in page
+    assert enroller.post("/console/people", {"name": "Staff Sam"}).status_code == 303
+    for extra in ({"valid_until": "2027-02-01"}, {"security": "yes"}):
+        refused = enroller.post("/console/people", {"name": "Sneaky", **extra})
+        assert refused.status_code == 403
+    conn = server.ctx.read()
+    assert conn.execute("SELECT COUNT(*) FROM users WHERE name = 'Sneaky'").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM users WHERE name = 'Staff Sam'").fetchone()[0] == 1
+    assert enroller.get("/console/board").status_code == 403 and enroller.get("/console/events").status_code == 403
+    enroller.close()
+
+
+def test_people_search_treats_wildcards_as_characters(server, admin) -> None:
+    assert cells(admin.get("/console/people", params={"q": "%"}).text) == [["No one matches."]]
+    assert len(cells(admin.get("/console/people", params={"q": "vIsItOr"}).text)) == 1

@@ -85,3 +85,18 @@ def test_csrf_tokens_are_bound_to_the_session() -> None:
     ("/console/\\evil", "/console/"), ("/api/v1/people", "/console/")])
 def test_after_sign_in_only_console_paths(given, goes) -> None:
     assert guard.safe_next(given) == goes
+
+
+def test_visitor_windows() -> None:
+    utc = __import__("datetime").timezone.utc
+    assert fmt.window_text(None, None, 0) == "-"
+    assert fmt.window_text(100, 200, 50, utc) == "1970-01-01 00:01:40 to 1970-01-01 00:03:20 (not yet valid)"
+    assert fmt.window_text(100, 200, 150, utc).endswith("(valid now)")
+    assert fmt.window_text(100, 200, 200, utc).endswith("(expired)")  # the end is exclusive
+    assert fmt.window_text(None, 200, 0, utc).startswith("always to ")
+    assert fmt.window_text(100, None, 500, utc).endswith("to open-ended (valid now)")
+
+
+def test_lockdown_words() -> None:
+    assert fmt.lockdown_text([], True) == "off, confirmed"
+    assert fmt.lockdown_text(["door", "zone"], False) == "on (door, zone), waiting for the door"
