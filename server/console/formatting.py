@@ -96,9 +96,11 @@ def window_text(valid_from: float | None, valid_until: float | None, now: float,
 
 
 def lockdown_text(sources: list[str], confirmed: bool) -> str:
-    """``on (zone), confirmed``; whether the door runs the bundle with the current state."""
-    state = ("on (" + ", ".join(sources) + ")") if sources else "off"
-    return f"{state}, {'confirmed' if confirmed else 'waiting for the door'}"
+    """``on (zone), confirmed``: whether the door runs the bundle with the current state
+    (``off`` alone when nothing is on and nothing is waiting)."""
+    if not sources:
+        return "off" if confirmed else "off, waiting for the door"
+    return f"on ({', '.join(sources)}), {'confirmed' if confirmed else 'waiting for the door'}"
 
 
 def clock_text(trusted: bool | None) -> str:

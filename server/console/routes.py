@@ -190,6 +190,16 @@ def alarm_list(request: Request, viewer: Viewer = Depends(page_viewer("alarms"))
     return render(request, "alarms.html", viewer, rows=rows, state=state, problem="", states=views.ALARM_STATES)
 
 
+@router.get("/alarms/rows")
+def alarm_rows(request: Request, viewer: Viewer = Depends(watcher("alarms"))) -> Response:
+    ctx = _ctx(request)
+    try:
+        rows = views.alarm_rows(ctx.read(), ctx.clock.now(), request.query_params.get("state", ""))
+    except ServiceError as error:
+        return Response(error.message, status_code=422, media_type="text/plain")
+    return render(request, "alarm_rows.html", viewer, rows=rows)
+
+
 @router.post("/alarms/{alarm_id}/acknowledge")
 def acknowledge(alarm_id: int, request: Request,
                 posted: Posted = Depends(form_poster("alarms.acknowledge"))) -> Response:

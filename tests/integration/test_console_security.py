@@ -48,6 +48,7 @@ ROUTE_ACTIONS = {
     ("GET", "/console/board"): "board", ("GET", "/console/board/rows"): "board",
     ("GET", "/console/events"): "events", ("GET", "/console/events/rows"): "events",
     ("GET", "/console/events.csv"): "events.export", ("GET", "/console/alarms"): "alarms",
+    ("GET", "/console/alarms/rows"): "alarms",
     ("POST", "/console/alarms/{alarm_id}/acknowledge"): "alarms.acknowledge",
     ("GET", "/console/lockdown"): "lockdown.view", ("GET", "/console/lockdown/confirm"): "lockdown",
     ("POST", "/console/lockdown"): "lockdown", ("GET", "/console/audit"): "audit",
@@ -137,7 +138,7 @@ def test_security_acknowledges_with_a_comment_and_auditor_may_not(server, site, 
 
 
 DOOR_PAGES = ("/console/events", "/console/events/rows", "/console/board", "/console/board/rows",
-              "/console/lockdown", "/console/alarms")
+              "/console/lockdown", "/console/alarms", "/console/alarms/rows")
 PERSON_PAGES = ("/console/events", "/console/events/rows", "/console/board", "/console/board/rows",
                 "/console/people")
 ESCAPED = ("&lt;script&gt;alert(1)&lt;/script&gt;", "&#34;&#39;&gt;&lt;img src=x onerror=alert(1)&gt;")
@@ -197,7 +198,7 @@ def test_sign_in_needs_the_forms_own_token(server) -> None:
 def test_every_console_answer_carries_the_security_headers(server, site, browsers) -> None:
     answers = [browsers[role].get(path) for role in (*ROLES,) for path in
                ("/console/", "/console/board", "/console/board/rows", "/console/events",
-                "/console/events/rows", "/console/events.csv", "/console/alarms")]
+                "/console/events/rows", "/console/events.csv", "/console/alarms", "/console/alarms/rows")]
     anonymous = ConsoleBrowser(server)
     answers += [anonymous.get(path) for path in ("/console/", "/console/login", "/console/board/rows",
                                                  "/console/static/console.js", "/console/static/console.css",

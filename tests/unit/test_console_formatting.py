@@ -98,5 +98,7 @@ def test_visitor_windows() -> None:
 
 
 def test_lockdown_words() -> None:
-    assert fmt.lockdown_text([], True) == "off, confirmed"
+    assert fmt.lockdown_text([], True) == "off"
+    assert fmt.lockdown_text([], False) == "off, waiting for the door"
+    assert fmt.lockdown_text(["zone"], True) == "on (zone), confirmed"
     assert fmt.lockdown_text(["door", "zone"], False) == "on (door, zone), waiting for the door"
