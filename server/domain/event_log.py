@@ -21,7 +21,8 @@ from doorward.server.errors import Invalid
 
 # Doors journal the person as detail.user and the finger as detail.finger (server.events
 # also accepts finger_id); a detail without a user falls back to the finger's owner.
-USER = "COALESCE(json_extract(e.detail, '$.user'), json_extract(e.detail, '$.user_id'), f.user_id)"
+NAMED_USER = "COALESCE(json_extract(e.detail, '$.user'), json_extract(e.detail, '$.user_id'))"
+USER = f"COALESCE({NAMED_USER[len('COALESCE('):-1]}, f.user_id)"
 FINGER = "COALESCE(json_extract(e.detail, '$.finger'), json_extract(e.detail, '$.finger_id'))"
 OPAQUE_ID = re.compile(r"^[a-z]{1,3}_[0-9a-f]{16}$")
 
@@ -73,7 +74,16 @@ def person_ids(conn: sqlite3.Connection, text: str) -> tuple[str, ...]:
     return _lookup(conn, "users", text, "person", "--person")
 
 
-def _where(query: EventQuery) -> tuple[str, list[Any]]:
+def _fingers_of(conn: sqlite3.Connection, user_ids: tuple[str, ...]) -> tuple[str, ...]:
+    if not user_ids:
+        return ()
+    rows = conn.execute(f"SELECT id FROM fingers WHERE user_id IN ({','.join('?' * len(user_ids))}) ORDER BY id",
+                        user_ids)
+    return tuple(row[0] for row in rows)
+
+
+def _where(query: EventQuery, fingers: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
+    """The WHERE clause; ``fingers``: the current fingers of ``query.user_ids``."""
     clauses, params = [], []
     if query.since is not None:
         clauses.append("julianday(e.at) >= julianday(?)")
@@ -81,11 +91,24 @@ def _where(query: EventQuery) -> tuple[str, list[Any]]:
     if query.until is not None:
         clauses.append("julianday(e.at) < julianday(?)")
         params.append(query.until)
-    for column, values in (("e.device_id", query.device_ids), (USER, query.user_ids),
-                           ("e.kind", query.kinds), (REASON, query.reasons)):
+    for column, values in (("e.device_id", query.device_ids), ("e.kind", query.kinds), (REASON, query.reasons)):
         if values:
+            # One value: its index yields the rows in order. Several: the index would need a
+            # sort of all of them, so a unary + keeps SQLite on the time order instead.
+            column = column if len(values) == 1 else f"+{column}"
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
+    if query.user_ids:
+        # USER IN (...), spelt so that the events_by_person and events_by_finger indexes
+        # serve it: the person the record names, else the owner of the finger it names. The
+        # finger ids are values, not a subquery: SQLite uses no expression index for IN (SELECT).
+        named = f"{NAMED_USER} IN ({','.join('?' * len(query.user_ids))})"
+        params.extend(query.user_ids)
+        if fingers:
+            named = (f"({named} OR ({FINGER} IN ({','.join('?' * len(fingers))})"
+                     f" AND {NAMED_USER} IS NULL))")
+            params.extend(fingers)
+        clauses.append(named)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -94,7 +117,7 @@ ORDER = " ORDER BY julianday(e.at) {0}, e.received_at {0}, e.device_id {0}, e.jo
 
 def select(conn: sqlite3.Connection, query: EventQuery) -> Iterator[dict[str, Any]]:
     """Matching events oldest first, one at a time (a CSV export streams them)."""
-    where, params = _where(query)
+    where, params = _where(query, _fingers_of(conn, query.user_ids))
     if query.limit is None:
         rows = conn.execute(SELECT + where + ORDER.format("ASC"), params)
     else:
@@ -109,7 +132,7 @@ def page(conn: sqlite3.Connection, query: EventQuery, size: int,
     """Up to ``size`` matching events newest first, older than ``before`` if given, and the
     cursor of the next page (None on the last). ``query.limit`` is not used. An event whose
     ``at`` SQLite cannot read has no sort key: it is listed, but never paged past."""
-    where, params = _where(query)
+    where, params = _where(query, _fingers_of(conn, query.user_ids))
     if before is not None:
         # The first clause bounds the index range; the row value picks the exact position.
         where += (" AND " if where else " WHERE ") + (

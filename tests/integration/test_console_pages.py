@@ -212,6 +212,7 @@ def many_door(conn) -> str:
 
 
 def test_the_first_filtered_page_uses_an_index(many) -> None:
+    """By door, by person (named, or through a finger) and unfiltered: no scan of every row."""
     server, _ = many
     conn = server.ctx.read()
     where, params = event_log._where(event_log.EventQuery(device_ids=(many_door(conn),)))
@@ -219,6 +220,12 @@ def test_the_first_filtered_page_uses_an_index(many) -> None:
                         + " LIMIT 51", params).fetchall()
     text = " ".join(str(row[-1]) for row in plan)
     assert "events_by_door_time" in text and "TEMP B-TREE" not in text
+    where, params = event_log._where(event_log.EventQuery(user_ids=("u_0000000000000001", "u_0000000000000002")),
+                                     fingers=("f_0000000000000001", "f_0000000000000002"))
+    plan = conn.execute("EXPLAIN QUERY PLAN " + event_log.SORTED + where + event_log.ORDER.format("DESC")
+                        + " LIMIT 51", params).fetchall()
+    text = " ".join(str(row[-1]) for row in plan)
+    assert "events_by_person" in text and "events_by_finger" in text and "SCAN e" not in text
     plan = conn.execute("EXPLAIN QUERY PLAN " + event_log.SORTED + event_log.ORDER.format("DESC") + " LIMIT 51")
     text = " ".join(str(row[-1]) for row in plan.fetchall())
     assert "events_by_time" in text and "TEMP B-TREE" not in text
@@ -339,3 +346,39 @@ def test_an_enroller_adds_a_person_but_no_window_and_no_security_role(server) ->
 def test_people_search_treats_wildcards_as_characters(server, admin) -> None:
     assert cells(admin.get("/console/people", params={"q": "%"}).text) == [["No one matches."]]
     assert len(cells(admin.get("/console/people", params={"q": "vIsItOr"}).text)) == 1
+
+
+def test_a_person_is_found_by_name_or_through_a_finger_as_the_cli_resolves_them(server, site) -> None:
+    """The indexed person filter keeps the old meaning: the person the record names, else
+    the owner of the finger it names (never the finger's owner when a person is named)."""
+    conn = server.ctx.read()
+    first, second = (site.people[name] for name in HOSTILE_NAMES)
+    finger_of_second = conn.execute("SELECT id FROM fingers WHERE user_id = ?", (second,)).fetchone()[0]
+    door = site.site.door
+    assert door.post_events([
+        door.event("access_denied", {"reason": "no_grant", "finger": finger_of_second}, at=BASE_AT + 2000),
+        door.event("access_denied", {"reason": "no_grant", "user": first, "finger": finger_of_second},
+                   at=BASE_AT + 2001)]).status_code == 200
+    def reasons_for(person: str) -> list[tuple[str, str | None]]:
+        events, _ = event_log.page(conn, event_log.EventQuery(user_ids=(person,), reasons=("no_grant",)), 10)
+        return [(event["at"], event["user_id"]) for event in events]
+    assert reasons_for(second) == [(iso(BASE_AT + 2000), second)]
+    assert reasons_for(first) == [(iso(BASE_AT + 2001), first)]
+
+
+@pytest.mark.parametrize(("query", "index"), [
+    (event_log.EventQuery(kinds=("scan_ignored",)), "events_by_kind"),
+    (event_log.EventQuery(reasons=("holiday",)), "events_by_reason"),
+    (event_log.EventQuery(kinds=("access_granted", "access_denied")), "events_by_time"),
+    (event_log.EventQuery(since="2027-01-01T00:00:00Z"), "events_by_time"),
+    (event_log.EventQuery(device_ids=("d_0000000000000001",), kinds=("access_denied",)), "events_by_"),
+])
+def test_every_filter_reads_an_index_in_the_page_order(many, query, index) -> None:
+    """A page of a rare outcome or reason must not read the whole log; several values of one
+    filter must not sort every match (they follow the time order)."""
+    server, _ = many
+    where, params = event_log._where(query)
+    plan = server.ctx.read().execute("EXPLAIN QUERY PLAN " + event_log.SORTED + where
+                                     + event_log.ORDER.format("DESC") + " LIMIT 51", params).fetchall()
+    text = " ".join(str(row[-1]) for row in plan)
+    assert index in text and "TEMP B-TREE" not in text, text
