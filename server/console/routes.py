@@ -180,21 +180,27 @@ def _csv_lines(ctx: ServerContext, query: event_log.EventQuery) -> Iterator[str]
 
 @router.get("/alarms")
 def alarm_list(request: Request, viewer: Viewer = Depends(page_viewer("alarms"))) -> HTMLResponse:
+    return _alarms(request, viewer, "", 200)
+
+
+def _alarms(request: Request, viewer: Viewer, problem: str, status: int) -> HTMLResponse:
     ctx = _ctx(request)
-    state = request.query_params.get("state", "")
+    conn = ctx.read()
     try:
-        rows = views.alarm_rows(ctx.read(), ctx.clock.now(), state)
+        typed = views.alarm_filters(conn, request.query_params)
+        rows = views.alarm_rows(conn, ctx.clock.now(), typed)
     except ServiceError as error:
-        return render(request, "alarms.html", viewer, 422, rows=[], state="", problem=error.message,
-                      states=views.ALARM_STATES)
-    return render(request, "alarms.html", viewer, rows=rows, state=state, problem="", states=views.ALARM_STATES)
+        typed, rows, problem, status = {}, [], error.message, 422
+    return render(request, "alarms.html", viewer, status, rows=rows, typed=typed, problem=problem,
+                  choices=views.alarm_choices(conn), live_query=_query_text({k: v for k, v in typed.items() if v}))
 
 
 @router.get("/alarms/rows")
 def alarm_rows(request: Request, viewer: Viewer = Depends(watcher("alarms"))) -> Response:
     ctx = _ctx(request)
+    conn = ctx.read()
     try:
-        rows = views.alarm_rows(ctx.read(), ctx.clock.now(), request.query_params.get("state", ""))
+        rows = views.alarm_rows(conn, ctx.clock.now(), views.alarm_filters(conn, request.query_params))
     except ServiceError as error:
         return Response(error.message, status_code=422, media_type="text/plain")
     return render(request, "alarm_rows.html", viewer, rows=rows)
@@ -209,9 +215,7 @@ def acknowledge(alarm_id: int, request: Request,
             alarms.acknowledge(conn, ctx.clock.now(), posted.viewer.principal.actor, alarm_id,
                                posted.form.get("comment", ""))
     except ServiceError as error:
-        rows = views.alarm_rows(ctx.read(), ctx.clock.now(), None)
-        return render(request, "alarms.html", posted.viewer, error.status, rows=rows, state="",
-                      problem=error.message, states=views.ALARM_STATES)
+        return _alarms(request, posted.viewer, error.message, error.status)
     return RedirectResponse("/console/alarms", status_code=303)
 
 

@@ -162,9 +162,28 @@ def choices(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str]]]:
 ALARM_STATES = alarms.STATES
 
 
-def alarm_rows(conn: sqlite3.Connection, now: float, state: str | None) -> list[dict[str, Any]]:
-    if state and state not in ALARM_STATES:
+ALARM_FIELDS = ("state", "kind", "door")
+
+
+def alarm_filters(conn: sqlite3.Connection, params: Mapping[str, str]) -> dict[str, str]:
+    """The alarm list's filters as typed; Invalid names the one that is wrong."""
+    typed = {name: str(params.get(name, "") or "").strip()[:MAX_FIELD_CHARS] for name in ALARM_FIELDS}
+    if typed["state"] and typed["state"] not in ALARM_STATES:
         raise Invalid("state", f"expected one of {', '.join(ALARM_STATES)}")
+    if typed["door"] and not conn.execute("SELECT 1 FROM devices WHERE id = ?", (typed["door"],)).fetchone():
+        raise Invalid("door", "no such door or station")
+    return typed
+
+
+def alarm_choices(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str]]]:
+    doors = [(row["id"], row["name"]) for row in conn.execute("SELECT id, name FROM devices ORDER BY name")]
+    return {"states": [(state, state) for state in ALARM_STATES], "doors": doors,
+            "kinds": [(kind, f"{kind}: {fmt.alarm_text(kind)}") for kind in alarms.kinds_seen(conn)]}
+
+
+def alarm_rows(conn: sqlite3.Connection, now: float, typed: Mapping[str, str]) -> list[dict[str, Any]]:
+    found = alarms.open_first(conn, state=typed.get("state") or None, kind=typed.get("kind") or None,
+                              device_id=typed.get("door") or None)
     return [{
         "id": alarm["id"], "kind": alarm["kind"], "words": fmt.alarm_text(alarm["kind"]),
         "device": alarm["device_name"] or alarm["device_id"] or "the server",
@@ -173,7 +192,7 @@ def alarm_rows(conn: sqlite3.Connection, now: float, state: str | None) -> list[
         "acknowledged_by": alarm["acknowledged_by"] or "",
         "acknowledged_at": fmt.when_text(alarm["acknowledged_at"]) if alarm["acknowledged_at"] else "",
         "comment": alarm.get("acknowledge_comment") or "",
-    } for alarm in alarms.open_first(conn, state=state or None)]
+    } for alarm in found]
 
 
 # -- lockdown ----------------------------------------------------------------------------------

@@ -99,6 +99,10 @@ def list_alarms(conn: sqlite3.Connection, state: str | None, limit: int) -> list
 MAX_COMMENT_CHARS = 2000
 
 
+def kinds_seen(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT DISTINCT kind FROM alarms ORDER BY kind")]
+
+
 def acknowledge(conn: sqlite3.Connection, now: float, actor: str, ident: int, comment: str = "") -> None:
     """Who acknowledged, when, and what they wrote (the console asks; the API may not)."""
     comment = comment.strip()

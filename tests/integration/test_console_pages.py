@@ -382,3 +382,17 @@ def test_every_filter_reads_an_index_in_the_page_order(many, query, index) -> No
                                      + event_log.ORDER.format("DESC") + " LIMIT 51", params).fetchall()
     text = " ".join(str(row[-1]) for row in plan)
     assert index in text and "TEMP B-TREE" not in text, text
+
+
+def test_alarm_history_filters_by_kind_and_door(server, site, admin) -> None:
+    door = site.site.door
+    door.post_events([door.event("alarm", {"alarm": "forced_open"}, at=BASE_AT + 3000)])
+    forced = cells(admin.get("/console/alarms", params={"kind": "forced"}).text)
+    assert forced and all("forced open" in row[1] for row in forced)
+    at_door = cells(admin.get("/console/alarms", params={"door": site.site.door_id}).text)
+    assert at_door and all("Lab" in row[2] for row in at_door)
+    live = cells(admin.get("/console/alarms/rows", params={"kind": "forced", "state": "open"}).text)
+    assert live and {row[4] for row in live} == {"open"}
+    assert admin.get("/console/alarms", params={"door": "d_nope"}).status_code == 422
+    page = admin.get("/console/alarms", params={"kind": "forced"}).text
+    assert 'data-refresh="/console/alarms/rows?kind=forced"' in page
