@@ -3,96 +3,38 @@ model (``doorward.server.console.views``) and render a template. ``mount_console
 them, the package's assets, the HTML refusals and the security headers to the server's app.
 
 Pages are server-rendered by Jinja2 with autoescape on; the only script is the package's
-``static/console.js`` (a poll that swaps a table body for the server's fresh rendering). Not
-in the OpenAPI schema: the API's contract is ``/api/v1``.
+``static/console.js`` (a poll that swaps a table body for the server's fresh rendering).
+Signing in and out is ``doorward.server.console.signing``. Not in the OpenAPI schema: the
+API's contract is ``/api/v1``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
-from jinja2 import Environment, PackageLoader, select_autoescape
 
-from doorward.server.api.signin import sign_in
 from doorward.server.cli.events import CSV_FIELDS, csv_row
-from doorward.server.console import guard, roles, views
+from doorward.server.console import signing, views
 from doorward.server.console.headers import ConsoleHeaders
+from doorward.server.console.rendering import render
 from doorward.server.console.session import (Posted, Refused, SignInNeeded, Viewer, form_poster,
-                                             page_viewer, read_form, watcher)
+                                             page_viewer, watcher)
 from doorward.server.context import ServerContext
-from doorward.server.domain import alarms, auth, event_log, lockdown, people
+from doorward.server.domain import alarms, event_log, lockdown, people
 from doorward.server.errors import Invalid, ServiceError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-templates = Environment(loader=PackageLoader("doorward.server.console", "templates"),
-                        autoescape=select_autoescape(default=True, default_for_string=True))
 CSV_CHUNK_ROWS = 500
 
 
 def _ctx(request: Request) -> ServerContext:
     return request.app.state.ctx
-
-
-def render(request: Request, template: str, viewer: Viewer | None, status: int = 200, **values: Any) -> HTMLResponse:
-    page = templates.get_template(template).render(
-        viewer=viewer, menu=roles.menu(viewer.role) if viewer else [], path=request.url.path,
-        csrf_field=guard.CSRF_FIELD, may=(lambda action: roles.may(viewer.role, action)) if viewer else
-        (lambda action: False), **values)
-    return HTMLResponse(page, status_code=status)
-
-
-# -- signing in and out ------------------------------------------------------------------------
-
-@router.get("/login")
-def login_form(request: Request) -> HTMLResponse:
-    return _login_page(request, "", 200)
-
-
-def _login_page(request: Request, problem: str, status: int, name: str = "") -> HTMLResponse:
-    nonce = guard.new_sign_in_nonce()
-    answer = render(request, "login.html", None, status, problem=problem, nonce=nonce, name=name,
-                    next=guard.safe_next(request.query_params.get("next")))
-    answer.set_cookie(guard.SIGN_IN_COOKIE, nonce, httponly=True, samesite="strict", path="/console/",
-                      secure=guard.cookie_secure(request.url.scheme, request.url.hostname))
-    return answer
-
-
-@router.post("/login")
-async def login(request: Request) -> Response:
-    form = await read_form(request)
-    name, password = form.get("name", "")[:200], form.get("password", "")[:1000]
-    if not guard.same_origin(request.headers.get("origin"), request.headers.get("host")) or \
-            not guard.nonce_matches(request.cookies.get(guard.SIGN_IN_COOKIE), form.get(guard.CSRF_FIELD)):
-        return _login_page(request, "This sign-in form is stale: please try again.", 403, name)
-    ctx = _ctx(request)
-    try:
-        token, _principal, _ends = await run_in_threadpool(sign_in, request, ctx, name, password,
-                                                           ctx.config.console_idle_s)
-    except ServiceError as error:
-        words = "Wrong name or password." if error.status == 401 else error.message
-        return _login_page(request, words, error.status, name)
-    answer = RedirectResponse(guard.safe_next(form.get("next")), status_code=303)
-    answer.set_cookie(guard.SESSION_COOKIE, token, httponly=True, samesite="strict", path="/console/",
-                      secure=guard.cookie_secure(request.url.scheme, request.url.hostname))
-    answer.delete_cookie(guard.SIGN_IN_COOKIE, path="/console/")
-    return answer
-
-
-@router.post("/logout")
-def logout(request: Request, posted: Posted = Depends(form_poster("home"))) -> Response:
-    ctx = _ctx(request)
-    with ctx.db.transaction() as conn:
-        auth.close_session(conn, posted.viewer.token)
-    answer = RedirectResponse("/console/login", status_code=303)
-    answer.delete_cookie(guard.SESSION_COOKIE, path="/console/")
-    return answer
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -313,8 +255,12 @@ async def _refused(request: Request, error: Refused) -> Response:
     return render(request, "refused.html", error.viewer, 403, message=error.message)
 
 
+ROUTERS = (signing.router, router)
+
+
 def mount_console(app: FastAPI) -> None:
-    app.include_router(router)
+    for each in ROUTERS:
+        app.include_router(each)
     app.mount("/console/static", StaticFiles(packages=[("doorward.server.console", "static")]),
               name="console-static")
     app.add_exception_handler(SignInNeeded, _sign_in_needed)

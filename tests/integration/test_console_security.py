@@ -9,7 +9,7 @@ import re
 import pytest
 
 from doorward.server.console import roles
-from doorward.server.console.routes import router
+from doorward.server.console.routes import ROUTERS
 from tests.support.console import HOSTILE_DOOR, HOSTILE_NAMES, ConsoleBrowser, console_site, csrf_of, signed_in
 from tests.support.server import running_server
 
@@ -37,8 +37,8 @@ def browsers(server, site):
 
 def console_routes() -> list[tuple[str, str]]:
     """(method, path) of every console route, from the router itself: a new route is walked."""
-    return sorted((method, route.path) for route in router.routes for method in route.methods
-                  if method != "HEAD")
+    return sorted((method, route.path) for router in ROUTERS for route in router.routes
+                  for method in route.methods if method != "HEAD")
 
 
 # What each route needs; the test fails for a route missing here, so none is forgotten.
