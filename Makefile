@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 # Regenerates the screenshots in docs/ from the browser walk-throughs (never run by `make test`).
 screenshots: $(STAMP)
-	DOORWARD_SCREENSHOTS_DIR=$(CURDIR)/docs $(PYTEST) -q -p no:cacheprovider tests/e2e/test_kiosk_browser.py
+	DOORWARD_SCREENSHOTS_DIR=$(CURDIR)/docs $(PYTEST) -q -p no:cacheprovider tests/e2e/test_kiosk_browser.py tests/e2e/test_console_browser.py
 
 demo: $(STAMP)
 	$(PY) -m doorward.sim.demo.main

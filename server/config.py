@@ -86,6 +86,7 @@ class ServerConfig:
     monitor_interval_s: float = 5.0
     rebuild_interval_s: float = 0.5
     session_s: float = 12 * 3600.0
+    console_idle_s: float = 900.0
     pairing_code_s: float = 900.0
     retention_days: float = 3 * 365.0
     retention_warning_days: float = 30.0
@@ -122,7 +123,8 @@ _LAYOUT: dict[str, dict[str, tuple[str, type]]] = {
     "doors": {"heartbeat_interval_s": ("heartbeat_interval_s", float),
               "missed_heartbeats": ("missed_heartbeats", int),
               "monitor_interval_s": ("monitor_interval_s", float)},
-    "auth": {"session_s": ("session_s", float), "pairing_code_s": ("pairing_code_s", float)},
+    "auth": {"session_s": ("session_s", float), "pairing_code_s": ("pairing_code_s", float),
+             "console_idle_s": ("console_idle_s", float)},
     "retention": {"template_days": ("retention_days", float),
                   "warning_days": ("retention_warning_days", float)},
 }
@@ -208,7 +210,7 @@ def _convert(raw: Any, kind: type, where: str) -> Any:
 
 
 def _check(config: ServerConfig, source: str) -> None:
-    positive = ("bundle_validity_s", "heartbeat_interval_s", "monitor_interval_s", "session_s",
+    positive = ("bundle_validity_s", "heartbeat_interval_s", "monitor_interval_s", "session_s", "console_idle_s",
                 "pairing_code_s", "retention_days", "rebuild_interval_s")
     for name in positive:
         if getattr(config, name) <= 0:

@@ -1,7 +1,8 @@
 """The application factory: ``create_app(config, clock, keys)`` wires the context, routers,
 error answers, the background loops (rebuilder, alarm delivery, monitor), ``/metrics``
-and the MQTT bridge when enabled (``doorward.server.integrations``) and the API's
-documentation pages (served from the package, no CDN: ``doorward.server.api.docs_pages``).
+and the MQTT bridge when enabled (``doorward.server.integrations``), the admin console
+(``/console/``, ``doorward.server.console``) and the API's documentation pages (served from
+the package, no CDN: ``doorward.server.api.docs_pages``).
 
 No global state: two apps in one process (tests, benchmarks) share nothing.
 """
@@ -28,6 +29,7 @@ from doorward.server.api import routes_devices
 from doorward.server.api import routes_people
 from doorward.server.api import routes_sync
 from doorward.server.bundles.issue import BundleService
+from doorward.server.console.routes import mount_console
 from doorward.server.clock import Clock
 from doorward.server.config import ServerConfig
 from doorward.server.context import ServerContext
@@ -66,6 +68,7 @@ def create_app(config: ServerConfig, clock: Clock, keys: ServerKeys | None = Non
                   default_response_class=AsciiJSONResponse, docs_url=None, redoc_url=None,
                   swagger_ui_oauth2_redirect_url=None)
     api_docs.add_docs_pages(app)
+    mount_console(app)
     app.state.ctx, app.state.bundles, app.state.notifier = ctx, bundles, notifier
     app.state.delivery = AlarmDelivery(ctx)  # made here: a bad webhook secret stops the start
     app.state.metrics = metrics

@@ -1,8 +1,8 @@
 """FastAPI dependencies: the context, the caller, and role checks.
 
 Owns the role table of the API: ``ADMIN`` (admins only), ``ENROL`` (admins and enrollers),
-``READ`` (admins and auditors), ``READ_PEOPLE`` (every admin role) and ``DEVICE`` (paired
-doors and stations). Every endpoint but health, login and pairing depends on one of them.
+``READ`` (admins, security and auditors), ``RESPOND`` (admins and security: alarms),
+``READ_PEOPLE`` (every admin role) and ``DEVICE`` (paired doors and stations). Every endpoint but health, login and pairing depends on one of them.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def require(*roles: str) -> Callable[..., Principal]:
 
 ADMIN = require("admin")
 ENROL = require("admin", "enroller")
-READ = require("admin", "auditor")
-READ_PEOPLE = require("admin", "enroller", "auditor")
+READ = require("admin", "security", "auditor")
+RESPOND = require("admin", "security")
+READ_PEOPLE = require("admin", "security", "enroller", "auditor")
 DEVICE = require("door", "station")
 
 # Annotated shorthands for route signatures.
@@ -63,5 +64,6 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 AdminCaller = Annotated[Principal, Depends(ADMIN)]
 EnrolCaller = Annotated[Principal, Depends(ENROL)]
 ReadCaller = Annotated[Principal, Depends(READ)]
+Responder = Annotated[Principal, Depends(RESPOND)]
 PeopleReader = Annotated[Principal, Depends(READ_PEOPLE)]
 DeviceCaller = Annotated[Principal, Depends(DEVICE)]

@@ -8,8 +8,8 @@ from doorward.server.domain import auth
 from doorward.server.domain import directory
 from doorward.server.domain.auth import Principal
 from doorward.server.context import audit
+from doorward.server.api.signin import sign_in
 from doorward.server.api.deps import AdminCaller, Ctx, PeopleReader, ReadCaller, bearer, caller
-from doorward.server.errors import Unauthorised
 from doorward.server.api.models import (AdminBody, HolidayBody, LoginBody, ScheduleBody, SchedulePatch, SiteBody,
                            SitePatch, ZoneBody, ZonePatch, changes_of)
 
@@ -21,17 +21,7 @@ def login(body: LoginBody, request: Request, ctx: Ctx) -> dict:
     """Exchange an admin name and password for a bearer token. Failures are braked per name
     and address (5 in 5 minutes), per address (20) and per name from everywhere (past 50, one
     attempt a second for addresses the name has not logged in from): then 429."""
-    now, throttle = ctx.clock.now(), request.app.state.login_throttle
-    address = request.client.host if request.client else "-"
-    throttle.check(body.name, address, now)
-    with ctx.db.transaction() as conn:
-        opened = auth.open_session(conn, ctx.passwords, body.name, body.password, now, ctx.config.session_s)
-        audit(conn, now, f"login:{body.name}", "session.open" if opened else "session.refused", body.name,
-              address=address)
-    if opened is None:
-        throttle.failed(body.name, address, now)
-        raise Unauthorised("wrong name or password")
-    throttle.succeeded(body.name, address, now)
+    opened = sign_in(request, ctx, body.name, body.password, ctx.config.session_s)
     token, principal, expires_at = opened
     return {"token": token, "role": principal.role, "expires_at": expires_at}
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from doorward.server.domain import alarms
 from doorward.server.domain import events
-from doorward.server.api.deps import AdminCaller, Ctx, ReadCaller
+from doorward.server.api.deps import Ctx, ReadCaller, Responder
 from doorward.server.domain.directory import fetch
 
 router = APIRouter(prefix="/api/v1", tags=["alarms"])
@@ -28,14 +28,14 @@ def show_alarm(who: ReadCaller, ctx: Ctx, alarm_id: int = ALARM_ID) -> dict:
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")
-def acknowledge(who: AdminCaller, ctx: Ctx, alarm_id: int = ALARM_ID) -> dict:
+def acknowledge(who: Responder, ctx: Ctx, alarm_id: int = ALARM_ID) -> dict:
     with ctx.write() as conn:
         alarms.acknowledge(conn, ctx.clock.now(), who.actor, alarm_id)
     return {"id": alarm_id, "state": "acknowledged"}
 
 
 @router.post("/alarms/{alarm_id}/clear")
-def clear(who: AdminCaller, ctx: Ctx, alarm_id: int = ALARM_ID) -> dict:
+def clear(who: Responder, ctx: Ctx, alarm_id: int = ALARM_ID) -> dict:
     with ctx.write() as conn:
         alarms.clear(conn, ctx.clock.now(), who.actor, alarm_id)
     return {"id": alarm_id, "state": "cleared"}

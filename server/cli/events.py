@@ -59,7 +59,7 @@ CSV_FIELDS = ("at", "at_local", "door_id", "door", "kind", "reason", "person_id"
               "received_at", "detail")
 
 
-def _csv_row(event: dict[str, Any]) -> list[str]:
+def csv_row(event: dict[str, Any]) -> list[str]:
     flag = {True: "true", False: "false"}
     values = (event["at"], _at_local(event), event["device_id"], event["device_name"], event["kind"],
               _reason(event), event["user_id"], event["user_name"], event["finger_id"],
@@ -95,7 +95,7 @@ def _events(args: argparse.Namespace, ctx) -> None:
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(CSV_FIELDS)
-        writer.writerows(_csv_row(event) for event in rows)
+        writer.writerows(csv_row(event) for event in rows)
     elif args.json:
         print(to_json(list(rows)))
     else:

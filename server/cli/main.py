@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("doorward.server.cli.setup", "serve the API and the door sync"),
     "backup": ("doorward.server.cli.setup", "copy the database (SQLite online backup)"),
     "restore": ("doorward.server.cli.setup", "replace the database with a backup, re-applying the removal ledger (server stopped)"),
-    "add-admin": ("doorward.server.cli.setup", "create an admin, enroller or auditor account"),
+    "add-admin": ("doorward.server.cli.setup", "create an admin, security, enroller or auditor account"),
     "site": ("doorward.server.cli.directory", "add, list or change sites (time zone)"),
     "zone": ("doorward.server.cli.directory", "add, list or change zones; lockdown"),
     "door": ("doorward.server.cli.directory", "add, list, show or change doors and stations"),

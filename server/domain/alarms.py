@@ -21,7 +21,7 @@ from doorward.daemon.codec.alarms import INCIDENT_NAMES, TAMPER_SWITCH_DETAIL, A
 from doorward.server.config import AlarmSinks
 from doorward.server.context import audit
 from doorward.server.domain.directory import fetch
-from doorward.server.errors import Conflict
+from doorward.server.errors import Conflict, Invalid
 
 # (door event kind, its detail.detail) -> (alarm kind it ends, the ended alarm's detail.detail)
 INCIDENT_ENDS: dict[tuple[str, str | None], tuple[str, str | None]] = {
@@ -96,13 +96,40 @@ def list_alarms(conn: sqlite3.Connection, state: str | None, limit: int) -> list
     return [alarm_view(row) for row in rows]
 
 
-def acknowledge(conn: sqlite3.Connection, now: float, actor: str, ident: int) -> None:
+MAX_COMMENT_CHARS = 2000
+
+
+def kinds_seen(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT DISTINCT kind FROM alarms ORDER BY kind")]
+
+
+def acknowledge(conn: sqlite3.Connection, now: float, actor: str, ident: int, comment: str = "") -> None:
+    """Who acknowledged, when, and what they wrote (the console asks; the API may not)."""
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise Invalid("comment", f"at most {MAX_COMMENT_CHARS} characters, got {len(comment)}")
     row = fetch(conn, "alarms", ident, "alarm")
     if row["state"] != "open":
         raise Conflict(f"alarm {ident} is {row['state']}, not open")
-    conn.execute("UPDATE alarms SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?"
-                 " WHERE id = ?", (actor, now, ident))
-    audit(conn, now, actor, "alarm.acknowledge", str(ident))
+    conn.execute("UPDATE alarms SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?,"
+                 " acknowledge_comment = ? WHERE id = ?", (actor, now, comment or None, ident))
+    audit(conn, now, actor, "alarm.acknowledge", str(ident), **({"comment": comment} if comment else {}))
+
+
+def open_first(conn: sqlite3.Connection, *, state: str | None = None, kind: str | None = None,
+               device_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Alarms for people: open ones first, then acknowledged, then cleared; newest first in each."""
+    clauses, params = [], []
+    for column, value in (("a.state", state), ("a.kind", kind), ("a.device_id", device_id)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    rows = conn.execute(
+        "SELECT a.*, d.name AS device_name FROM alarms a LEFT JOIN devices d ON d.id = a.device_id"
+        f"{where} ORDER BY CASE a.state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END,"
+        " a.id DESC LIMIT ?", [*params, limit])
+    return [alarm_view(row) for row in rows]
 
 
 def clear(conn: sqlite3.Connection, now: float, actor: str, ident: int) -> None:

@@ -18,7 +18,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from doorward.server.store.db import new_id
 from doorward.server.errors import Conflict, Invalid
 
-ADMIN_ROLES = ("admin", "enroller", "auditor")
+# admin: everything; security: watches, acknowledges alarms and locks down, changes no grant;
+# enroller: the kiosk's work; auditor: reads everything, changes nothing.
+ADMIN_ROLES = ("admin", "security", "enroller", "auditor")
 DEVICE_ROLES = ("door", "station")
 MIN_PASSWORD_CHARS = 12
 
@@ -99,6 +101,14 @@ def principal_for(conn: sqlite3.Connection, token: str, now: float) -> Principal
     if row:
         return Principal("device", row["id"], row["name"], row["kind"])
     return None
+
+
+def extend_session(conn: sqlite3.Connection, token: str, now: float, idle_s: float,
+                   longest_s: float) -> None:
+    """Slide a console session's end to ``idle_s`` from now, never past ``longest_s`` after it
+    opened: a session nobody uses ends after ``idle_s`` (idle sign-out)."""
+    conn.execute("UPDATE sessions SET expires_at = MIN(created_at + ?, ? + ?) WHERE token_sha256 = ?"
+                 " AND expires_at > ?", (longest_s, now, idle_s, hash_token(token), now))
 
 
 def close_session(conn: sqlite3.Connection, token: str) -> None:

@@ -172,6 +172,19 @@ def _changed_user(conn: sqlite3.Connection, now: float, user_id: str) -> None:
     mark_devices_dirty(conn, "zone_id IN (SELECT zone_id FROM grants WHERE user_id = ?)", (user_id,))
 
 
+def search(conn: sqlite3.Connection, text: str, limit: int) -> list[dict[str, Any]]:
+    """People whose name contains ``text`` (any case) or whose id is ``text``, by name, with
+    how many fingers and grants each has."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        "SELECT u.id, u.name, u.active, u.valid_from, u.valid_until, u.consent_at, u.roles,"
+        " (SELECT COUNT(*) FROM fingers f WHERE f.user_id = u.id) AS fingers,"
+        " (SELECT COUNT(*) FROM grants g WHERE g.user_id = u.id) AS grants"
+        " FROM users u WHERE u.name LIKE ? ESCAPE '\\' OR u.id = ? ORDER BY u.name, u.id LIMIT ?",
+        (pattern, text, limit))
+    return [{**dict(row), "roles": json.loads(row["roles"])} for row in rows]
+
+
 def person_view(conn: sqlite3.Connection, ident: str) -> dict[str, Any]:
     row = fetch(conn, "users", ident, "person")
     fingers = conn.execute(

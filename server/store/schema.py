@@ -95,6 +95,21 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
 """
 
+# The console's event log pages newest first by the order ``doorward.server.domain.event_log``
+# sorts in, site-wide, for one door, one kind or one reason, and finds one person's records
+# (named, or by finger): without these a filtered first page may read every row.
+CONSOLE = """
+CREATE INDEX events_by_time ON events (julianday(at), received_at, device_id, journal_id, seq);
+CREATE INDEX events_by_door_time ON events (device_id, julianday(at), received_at, journal_id, seq);
+CREATE INDEX events_by_kind ON events (kind, julianday(at), received_at, device_id, journal_id, seq);
+CREATE INDEX events_by_reason ON events (COALESCE(json_extract(detail, '$.reason'), json_extract(detail, '$.alarm')),
+                                         julianday(at), received_at, device_id, journal_id, seq);
+CREATE INDEX events_by_person ON events (COALESCE(json_extract(detail, '$.user'), json_extract(detail, '$.user_id')));
+CREATE INDEX events_by_finger ON events (COALESCE(json_extract(detail, '$.finger'), json_extract(detail, '$.finger_id')),
+                                         COALESCE(json_extract(detail, '$.user'), json_extract(detail, '$.user_id')));
+ALTER TABLE alarms ADD COLUMN acknowledge_comment TEXT;
+"""
+
 # (number, name, SQL); numbers start at 1 and have no gaps.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "initial", INITIAL),
@@ -105,6 +120,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     # broker acknowledged), so each is published once, in order, across restarts.
     (4, "integration cursors", "CREATE TABLE integration_cursors (name TEXT PRIMARY KEY,"
                                " position INTEGER NOT NULL, updated_at REAL NOT NULL);"),
+    (5, "console: events by time and by door, acknowledgement comments", CONSOLE),
 )
 
 SCHEMA: tuple[Migration, ...] = tuple(Migration(number, name, sql) for number, name, sql in MIGRATIONS)

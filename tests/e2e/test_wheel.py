@@ -26,7 +26,9 @@ SOURCE_FOLDERS = ("daemon", "drivers", "enrol", "sim", "server")
 RUN_TIME_FILES = ("doorward/enrol/kiosk/web/index.html", "doorward/enrol/kiosk/web/kiosk.js",
                   "doorward/enrol/kiosk/web/kiosk.css",
                   "doorward/server/api/docs_assets/swagger-ui-bundle.js",
-                  "doorward/server/api/docs_assets/redoc.standalone.js")
+                  "doorward/server/api/docs_assets/redoc.standalone.js",
+                  "doorward/server/console/templates/base.html", "doorward/server/console/templates/board.html",
+                  "doorward/server/console/static/console.js", "doorward/server/console/static/console.css")
 KIOSK_PAGE = """
 from fastapi.testclient import TestClient
 from doorward.enrol.kiosk.app import WEB, KioskSettings, create_app
@@ -35,6 +37,25 @@ app = create_app(station=None, settings=KioskSettings(8765, "http://127.0.0.1:9"
 with TestClient(app, base_url="http://127.0.0.1:8765") as client:
     page = client.get("/")
 print(page.status_code, "<html" in page.text.lower(), page.headers["content-security-policy"][:20])
+"""
+
+CONSOLE_PAGE = """
+import pathlib, tempfile
+from fastapi.testclient import TestClient
+from doorward.server.api.app import create_app
+from doorward.server.clock import ManualClock
+from doorward.server.config import ServerConfig
+from doorward.server.store.keys import create_keys
+import doorward.server.console.routes as routes
+assert "site-packages" in routes.__file__, routes.__file__
+tmp = pathlib.Path(tempfile.mkdtemp())
+config = ServerConfig(database=tmp / "s.db", keys_dir=tmp / "keys")
+(tmp / "keys").mkdir()
+keys = create_keys(config.signing_key_path, config.data_key_path)
+app = create_app(config, ManualClock(), keys, background=False)
+with TestClient(app, base_url="http://127.0.0.1") as client:
+    page, script = client.get("/console/login"), client.get("/console/static/console.js")
+print(page.status_code, "Sign in" in page.text, script.status_code, page.headers["content-security-policy"][:20])
 """
 
 
@@ -78,6 +99,12 @@ def test_the_installed_kiosk_serves_its_page(venv: Path, tmp_path: Path) -> None
     served = run([str(venv / "bin" / "python"), "-c", KIOSK_PAGE], cwd=tmp_path)
     assert served.returncode == 0, served.stdout + served.stderr
     assert served.stdout.split()[:2] == ["200", "True"], served.stdout
+
+
+def test_the_installed_console_serves_its_pages_and_assets(venv: Path, tmp_path: Path) -> None:
+    shown = run([str(venv / "bin" / "python"), "-c", CONSOLE_PAGE], cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["200", "True", "200", "default-src", "'self';"]
 
 
 def test_the_installed_demo_plays_its_day_to_the_end(venv: Path, tmp_path: Path) -> None:

@@ -74,6 +74,21 @@ def test_roles_do_only_what_they_should(server, site) -> None:
     assert enroller.delete("/api/v1/people/u_x").status_code == 403
 
 
+def test_security_watches_and_answers_alarms_but_changes_no_grant(server, site) -> None:
+    security, auditor = server.add_admin("guard-sam", "security"), server.add_admin("audit-cy", "auditor")
+    assert site.door.post_events([site.door.event("alarm", {"alarm": "forced_open"})]).status_code == 200
+    alarm = server.ctx.read().execute("SELECT id FROM alarms WHERE state = 'open' ORDER BY id DESC").fetchone()[0]
+    for path in ("/api/v1/alarms", "/api/v1/audit", "/api/v1/events", "/api/v1/people", "/api/v1/doors"):
+        assert security.get(path).status_code == 200, path
+    assert auditor.post(f"/api/v1/alarms/{alarm}/acknowledge").status_code == 403
+    assert security.post(f"/api/v1/alarms/{alarm}/acknowledge").status_code == 200
+    assert security.post(f"/api/v1/alarms/{alarm}/clear").status_code == 200
+    assert security.post("/api/v1/people", json={"name": "x"}).status_code == 403
+    assert security.post("/api/v1/grants", json={"person_id": "u_x", "zone_id": site.zone_id}).status_code == 403
+    assert security.patch(f"/api/v1/zones/{site.zone_id}", json={"lockdown": True}).status_code == 403
+    assert security.post("/api/v1/admins", json={"name": "y", "role": "admin", "password": "p" * 12}).status_code == 403
+
+
 def test_login_refuses_a_wrong_password_and_logout_ends_the_session(server, site) -> None:
     with server.client() as anonymous:
         assert anonymous.post("/api/v1/sessions", json={"name": "root", "password": "wrong"}).status_code == 401
