@@ -54,14 +54,15 @@ def controller_cpu_ms(directory: Path) -> list[float]:
     from doorward.daemon.runtime.sinks import stamper
     from doorward.daemon.controller.sinks import MemoryAlarms
     from doorward.drivers.gpio.door import DoorHardware
-    from tests.support.access import hit
-    from tests.unit.test_controller import WALL, FakeGpio, access_snapshot, hardware_config
+    from doorward.sim.pi.memory import MemoryGpio, wired_door
+    from doorward.sim.rig.access import ISSUED_AT, hit, snapshot, user
 
+    wall = ISSUED_AT + 3600.0  # an hour into the snapshot's validity
     journal = DoorJournal(EventJournal(directory / "journal.db", "door-1"),
-                          stamper(TimeTrust(FakeClock(WALL)), "bench"), max_pending=10_000)
-    snapshot = access_snapshot({"unlock_s": 0.01})
-    core = ControllerCore(DoorHardware(FakeGpio(time.monotonic), hardware_config().door_pins()), journal, MemoryAlarms(),
-                          FakeClock(WALL), Policy(), snapshot)
+                          stamper(TimeTrust(FakeClock(wall)), "bench"), max_pending=10_000)
+    door_snapshot = snapshot(user("alice"), policy={"unlock_s": 0.01})
+    core = ControllerCore(DoorHardware(MemoryGpio(time.monotonic), wired_door().door_pins()), journal, MemoryAlarms(),
+                          FakeClock(wall), Policy(), door_snapshot)
     core.begin(time.monotonic())
     samples = []
     for _ in range(ACCESSES):
@@ -75,23 +76,23 @@ def controller_cpu_ms(directory: Path) -> list[float]:
 
 def process_figures() -> dict[str, float]:
     from doorward.server.clock import ManualClock
-    from tests.support.daemon import RELAY, TOUCH, make_door, stop_daemon
-    from tests.support.hub import ProcessJar
-    from tests.support.server import running_server
+    from doorward.sim.rig.door import RELAY, TOUCH, lab_door
+    from doorward.sim.rig.embedded import running_server
+    from doorward.sim.rig.processes import ProcessGroup
 
-    jar = ProcessJar()
+    jar = ProcessGroup()
     try:
-        door = make_door(jar, realtime=True)
+        door = lab_door(jar, realtime=True)
         with running_server(Path(tempfile.mkdtemp(prefix="dw-bench-")),
                             clock=ManualClock(time.time() - 5)) as server:
-            door.pair(server, unlock_s=0.3)
+            door.pair_in_process(server, unlock_s=0.3)
             for n in range(TEMPLATES):
                 door.enrol(f"f-person{n}")
-            door.start()
+            door.start_daemon()
             door.wait_ready(600)
             latencies = [touch_to_unlock_s(door, TOUCH, RELAY) for _ in range(SCANS)]
             idle_pct, rss_mb = idle_cpu_pct(door.process.pid), rss_of(door.process.pid)
-            stop_daemon(door)
+            door.stop_daemon()
     finally:
         jar.close()
     return summarise(latencies, idle_pct, rss_mb)

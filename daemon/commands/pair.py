@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     supply = module_supply(hardware_of(path)) if sensor is not None else contextlib.nullcontext()
     try:
         with supply:
+            if sensor is not None:
+                sensor.settle()  # a module just switched on greets with 0x55: not a reset
             return _pair(args, config, sensor)
     finally:
         if sensor is not None:

@@ -109,13 +109,18 @@ class R30xSensor:
 
     def open(self) -> ModuleParameters:
         """Verify the password and learn capacity and packet size."""
-        try:
-            self._link.drain()
-        except ResetSeen:
-            pass  # a power-up byte before we ever talked: nothing was lost
+        self.settle()
         self.verify_password()
         self.params = self.read_parameters()
         return self.params
+
+    def settle(self) -> None:
+        """Drop what the module sent before we talked to it: its power-up byte (0x55) loses
+        nothing, where the same byte in the middle of a session means a reset."""
+        try:
+            self._link.drain()
+        except ResetSeen:
+            pass
 
     def reopen(self) -> ModuleParameters:
         """After ``PortLost``: open the port again and re-establish the session."""

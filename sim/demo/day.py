@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from doorward.sim.rig.door import DemoDoor
+from doorward.sim.rig.door import SimulatedDoor
 from doorward.sim.rig.processes import DemoError, wait_until
 from doorward.sim.rig.site import DURESS_FINGER, PEOPLE, DemoSite
 
@@ -33,7 +33,7 @@ def _finger(person: str) -> str:
     return PEOPLE[person][1]
 
 
-def _scan(site: DemoSite, door: DemoDoor, person: str, finger: str | None = None) -> dict:
+def _scan(site: DemoSite, door: SimulatedDoor, person: str, finger: str | None = None) -> dict:
     """One scan; the decision with the relay openings it caused (from the hub's timeline)."""
     door.wait_locked()
     before = door.relay_openings()
@@ -90,7 +90,7 @@ def duress_entry(site: DemoSite) -> None:
                         kind=alarm.kind, after_s=round(alarm.received_mono - started, 2))
 
 
-def _alarm(site: DemoSite, kind: str, door: DemoDoor, after_mono: float):  # noqa: ANN202
+def _alarm(site: DemoSite, kind: str, door: SimulatedDoor, after_mono: float):  # noqa: ANN202
     alarm = site.webhook.wait_for(kind, door.door_id, after_mono, timeout_s=ALARM_DEADLINE_S + 5)
     if alarm is None:
         raise DemoError(f"no {kind} alarm from {door.name} on the webhook")
@@ -127,7 +127,7 @@ def server_back(site: DemoSite) -> None:
                         "lobby grants, the offline one included", lobby_grants=len(grants))
 
 
-def _server_events(site: DemoSite, door: DemoDoor, kind: str) -> list[dict]:
+def _server_events(site: DemoSite, door: SimulatedDoor, kind: str) -> list[dict]:
     answer = site.admin().get("/api/v1/events", params={"device_id": door.door_id, "limit": 10000})
     events = answer.json()
     rows = events["items"] if isinstance(events, dict) else events
@@ -152,7 +152,7 @@ def revocation(site: DemoSite) -> None:
                         door="lobby", **decision)
 
 
-def _confirmed_removals(site: DemoSite, door: DemoDoor, person_id: str) -> list[dict]:
+def _confirmed_removals(site: DemoSite, door: SimulatedDoor, person_id: str) -> list[dict]:
     def confirmed() -> list[dict]:
         rows = site.admin().get(f"/api/v1/doors/{door.door_id}/removals").json()
         rows = rows["items"] if isinstance(rows, dict) else rows

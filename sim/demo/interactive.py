@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import httpx
 
-from doorward.sim.rig.door import DemoDoor
+from doorward.sim.rig.door import SimulatedDoor
 from doorward.sim.rig.processes import DemoError
 from doorward.sim.demo.prompt import BadCommand, Command, help_text, parse
 from doorward.sim.rig.site import DURESS_FINGER, PEOPLE, DemoSite
@@ -55,7 +55,7 @@ def interact(site: DemoSite, read: Callable[[str], str] = input,
             write(reply)
 
 
-def respond(site: DemoSite, doors: dict[str, DemoDoor], line: str) -> str | None:
+def respond(site: DemoSite, doors: dict[str, SimulatedDoor], line: str) -> str | None:
     """The answer to one typed line: "" for an empty line, None for ``quit``."""
     try:
         command = parse(line, doors)
@@ -66,7 +66,7 @@ def respond(site: DemoSite, doors: dict[str, DemoDoor], line: str) -> str | None
     return None if command.verb == "quit" else answer(site, doors, command)
 
 
-def answer(site: DemoSite, doors: dict[str, DemoDoor], command: Command) -> str:
+def answer(site: DemoSite, doors: dict[str, SimulatedDoor], command: Command) -> str:
     """The command's readable answer; a step the site could not do says what and where."""
     try:
         return run_command(site, doors, command)
@@ -77,7 +77,7 @@ def answer(site: DemoSite, doors: dict[str, DemoDoor], command: Command) -> str:
         return f"! {door.name if door else 'the site'}: {error}"
 
 
-def run_command(site: DemoSite, doors: dict[str, DemoDoor], command: Command) -> str:
+def run_command(site: DemoSite, doors: dict[str, SimulatedDoor], command: Command) -> str:
     if command.verb == "help":
         return help_text(doors, people_names())
     if command.verb == "status":
@@ -108,7 +108,7 @@ def status_text(site: DemoSite) -> str:
     return "\n".join(lines)
 
 
-def door_status(site: DemoSite, door: DemoDoor) -> str:
+def door_status(site: DemoSite, door: SimulatedDoor) -> str:
     status = door.status()
     if status is None:
         return f"{door.name}: no status file (is `doorward run` running?)"
@@ -120,7 +120,7 @@ def door_status(site: DemoSite, door: DemoDoor) -> str:
             f"relay opened {door.relay_openings()} time(s); {last}")
 
 
-def _record(site: DemoSite, door: DemoDoor) -> dict | None:
+def _record(site: DemoSite, door: SimulatedDoor) -> dict | None:
     """The server's record of the door, or None while the server is down (the door's own
     status still stands)."""
     try:

@@ -13,10 +13,12 @@ import ctypes
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -77,12 +79,45 @@ class DemoError(RuntimeError):
 
 
 class ProcessGroup:
-    """Long-running children by name; logs in ``directory``."""
+    """Child processes and what they leave behind, stopped and removed together: the one
+    process harness of the demo, the tests and the benchmarks.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    Named children (``start``) log to ``directory``; ``adopt`` takes a child started
+    elsewhere (killed at ``close``), ``on_close`` a stop step (a hub's), ``remove_at_close``
+    a scratch directory. Without a ``directory`` the group makes a temporary one of its own."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="dw-"))
         self.children: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
+        self.adopted: list[subprocess.Popen] = []
+        self._closers: list[Callable[[], None]] = []
+        self._scratch: list[Path] = [] if directory else [self.directory]
+
+    def adopt(self, process: subprocess.Popen) -> subprocess.Popen:
+        self.adopted.append(process)
+        return process
+
+    def on_close(self, stop: Callable[[], None]) -> None:
+        self._closers.append(stop)
+
+    def remove_at_close(self, path: Path) -> Path:
+        self._scratch.append(path)
+        return path
+
+    def close(self) -> None:
+        """Adopted children killed, named ones stopped newest first, then the stop steps,
+        then the scratch directories."""
+        for process in reversed(self.adopted):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        self.adopted.clear()
+        self.stop_all()
+        while self._closers:
+            self._closers.pop()()
+        while self._scratch:
+            shutil.rmtree(self._scratch.pop(), ignore_errors=True)
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
               pipe_stdout: bool = False) -> subprocess.Popen:  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from doorward.sim.rig.door import DemoDoor
+from doorward.sim.rig.door import SimulatedDoor
 from doorward.sim.demo.enrol import KioskStation
 from doorward.sim.rig.processes import DemoError, ProcessGroup, checked, wait_until
 from doorward.sim.rig.server import Account, DemoServer
@@ -46,8 +46,8 @@ class DemoSite:
         self.processes = ProcessGroup(directory / "logs")
         self.server = DemoServer(directory / "server", self.processes, heartbeat_interval_s, mqtt_url)
         self.webhook = WebhookReceiver(self.server.webhook_secret_file)
-        self.lobby = DemoDoor("Lobby door", directory / "lobby", self.processes, seed=5)
-        self.tent = DemoDoor("Tent door", directory / "tent", self.processes, seed=7)
+        self.lobby = SimulatedDoor("Lobby door", directory / "lobby", self.processes, seed=5)
+        self.tent = SimulatedDoor("Tent door", directory / "tent", self.processes, seed=7)
         self.kiosk = KioskStation(directory / "kiosk", self.processes)
         self.ids: dict[str, str] = {}
         self.grants: dict[tuple[str, str], str] = {}
@@ -55,7 +55,7 @@ class DemoSite:
         self._admin: httpx.Client | None = None
 
     @property
-    def doors(self) -> tuple[DemoDoor, DemoDoor]:
+    def doors(self) -> tuple[SimulatedDoor, SimulatedDoor]:
         return self.lobby, self.tent
 
     def __enter__(self) -> DemoSite:
@@ -179,12 +179,12 @@ class DemoSite:
 
     # ---- waiting for doors ----
 
-    def door_record(self, door: DemoDoor) -> dict:
+    def door_record(self, door: SimulatedDoor) -> dict:
         answer = self.admin().get(f"/api/v1/doors/{door.door_id}")
         _expect(answer, 200, f"the record of {door.name}")
         return answer.json()
 
-    def change_and_sync(self, doors: tuple[DemoDoor, ...], change) -> dict[str, float]:  # noqa: ANN001
+    def change_and_sync(self, doors: tuple[SimulatedDoor, ...], change) -> dict[str, float]:  # noqa: ANN001
         """Make ``change``, then wait until each of ``doors`` has a newer bundle applied and
         its module reconciled; returns, per door name, the seconds that took."""
         before = {door.key: self.door_record(door)["bundle_version"] or 0 for door in doors}
@@ -196,7 +196,7 @@ class DemoSite:
             took[door.name] = round(time.monotonic() - started, 2)
         return took
 
-    def wait_in_sync(self, door: DemoDoor, above: int = 0, timeout_s: float = 20.0) -> int:
+    def wait_in_sync(self, door: SimulatedDoor, above: int = 0, timeout_s: float = 20.0) -> int:
         """Until the door has applied and reconciled a server bundle newer than ``above``."""
         def in_sync() -> int | None:
             issued = self.door_record(door)["bundle_version"]

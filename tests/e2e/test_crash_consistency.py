@@ -51,7 +51,7 @@ def child_main(directory: Path, seed: int) -> None:
     from doorward.daemon.sync.apply import apply_bundle
     from doorward.daemon.storage.cache import PermissionCache
     from doorward.daemon.journal.store import EventJournal
-    from tests.support.access import ISSUED_AT, MODULE
+    from doorward.sim.rig.access import ISSUED_AT, MODULE
     from tests.support.sync import signed_version, signing_key, trusted
 
     rng = random.Random(seed)

@@ -32,9 +32,9 @@ def site(tmp_path: Path):
 @pytest.fixture
 def ready_door(door_factory, site) -> SimulatedDoor:  # noqa: F811
     door = door_factory(power_cycle_after_s=3.0)
-    door.pair(site)
+    door.pair_in_process(site)
     door.enrol("f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     return door
 
@@ -138,7 +138,7 @@ def test_a_hung_module_is_offline_within_2_s_and_cured_by_the_daemons_power_cycl
 
 def test_the_status_file_says_stopped_after_sigterm(ready_door: SimulatedDoor) -> None:
     door = ready_door
-    door.signal(signal.SIGTERM)
+    door.process.send_signal(signal.SIGTERM)
     assert door.process.wait(5) == 0
     assert read_status(door.state_dir / "status.json")["state"] == "stopped"
     assert door.doorward("status").returncode == 1

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.serial_timing
 
 
 def granted_and_unlocked(door: SimulatedDoor, site) -> None:  # noqa: ANN001
-    door.pair(site, unlock_s=5.0)
+    door.pair_in_process(site, unlock_s=5.0)
     door.enrol("f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     door.place("f-alice")
     door.hub.control.wait_until(lambda: door.relay_levels() == [0, 1], 5)
@@ -45,7 +45,7 @@ def test_sigkill_during_an_unlock_strict_mode_relay_safe_at_the_kill_and_after(
     door.process.wait(5)
     door.hub.control.wait_until(lambda: door.relay_levels() == [0, 1, 0], 2)
     assert door.hub.control.timeline(RELAY)[-1][0] - killed_at < 0.5  # released at the kill
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     time.sleep(0.5)
     assert door.relay_levels() == [0, 1, 0]  # and never energised through the restart
@@ -62,7 +62,7 @@ def test_sigkill_in_persist_mode_is_made_safe_by_relay_safe(door_factory, site) 
     assert door.relay_levels() == [0, 1]  # the Pi kernel's default: the line keeps its level
     assert door.doorward("relay-safe").returncode == 0  # what the unit's stop hook runs
     assert door.relay_levels() == [0, 1, 0]
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     assert door.relay_levels() == [0, 1, 0]
     assert door.doorward("events", "--quiet").returncode == 0
@@ -96,7 +96,7 @@ class NotifySocket:
 def test_notify_watchdog_stall_and_sigterm_within_a_second(door_factory) -> None:  # noqa: F811
     door = door_factory()  # no credential: the door runs degraded, its exit button works
     notify = NotifySocket(door.directory / "notify.sock")
-    door.start(env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"})
+    door.start_daemon(env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"})
     wait_until(lambda: any(m.startswith("READY=1") for m in notify.collect(0.2)), 15, "READY=1")
     assert notify.pings(2.0) >= 3
     door.hub.control.fault("stall")  # every GPIO call now hangs until its deadline
@@ -109,7 +109,7 @@ def test_notify_watchdog_stall_and_sigterm_within_a_second(door_factory) -> None
     door.hub.control.drive(EXIT, 0)  # the exit button still unlocks
     door.hub.control.wait_until(lambda: door.relay_levels() == [0, 1], 3)
     door.hub.control.drive(EXIT, 1)
-    door.signal(signal.SIGTERM)
+    door.process.send_signal(signal.SIGTERM)
     signalled_at = time.monotonic()
     assert door.process.wait(5) == 0
     assert time.monotonic() - signalled_at < 1.0

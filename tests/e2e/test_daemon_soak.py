@@ -17,7 +17,7 @@ from doorward.daemon.access.state import DecisionState
 from doorward.daemon.reader.scan import scan_once
 from doorward.drivers.r30x import sensor as sensor_module
 from doorward.drivers.r30x.errors import SensorError
-from tests.support import access as ab
+from doorward.sim.rig import access as ab
 from tests.unit.test_reader_rig import Rig, enrolled_template, sealed_snapshot, slot_map
 
 ENROLLED = ("f-alice", "f-bob", "f-carol", "f-dave", "f-erin")

@@ -32,7 +32,7 @@ import pytest
 from doorward.daemon.storage.credentials import load_credentials, write_credentials
 from doorward.server.clock import ManualClock
 from tests.support.daemon import (
-    SimulatedDoor, door_factory, module_identity, stop_daemon, wait_until,  # noqa: F401 (fixture)
+    SimulatedDoor, door_factory, module_identity, wait_until,  # noqa: F401 (fixture)
 )
 from tests.support.server import running_server
 from tests.unit.test_reader_rig import enrolled_template
@@ -106,9 +106,9 @@ def without_long_poll_override(door: SimulatedDoor) -> None:
 def test_a_revocation_is_denied_within_5_s_with_the_default_sync_interval(door_factory, server) -> None:
     door = door_factory()
     without_long_poll_override(door)
-    door.pair(server)  # the door policy sets only unlock_s: sync_interval_s is the default 30 s
+    door.pair_in_process(server)  # the door policy sets only unlock_s: sync_interval_s is the default 30 s
     alice = enrol(door, "f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     assert door.status()["versions"]["applied"] is not None
     # A change first, so that the door has just fetched: a poller that only polls every
@@ -151,9 +151,9 @@ def storage_alarms(door: SimulatedDoor) -> list[dict]:
 
 def test_a_revocation_lost_to_a_full_disk_is_applied_once_space_returns(door_factory, server) -> None:
     door = door_factory()
-    door.pair(server)
+    door.pair_in_process(server)
     alice = enrol(door, "f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     version = applied(door)
     fill_disk(door)
@@ -251,13 +251,13 @@ def point_at(door: SimulatedDoor, url: str) -> None:
 def test_an_attacker_answering_every_poll_gets_one_refusal_and_one_alarm(door_factory, server,
                                                                          forger) -> None:
     door = door_factory()
-    door.pair(server)
+    door.pair_in_process(server)
     enrol(door, "f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
-    stop_daemon(door)
+    door.stop_daemon()
     point_at(door, forger)
-    door.start()
+    door.start_daemon()
     door.wait_status(lambda s: True, 20, "the daemon running behind the forger")
     wait_until(lambda: Forger.polls >= 2, 20, "the forger answering polls")
     time.sleep(5.0)  # the issue saw 82 refusals and 82 alarms in 5 s
@@ -283,8 +283,8 @@ def rewrite_boot_id(door: SimulatedDoor) -> None:
 
 
 def restart(door: SimulatedDoor) -> None:
-    stop_daemon(door)
-    door.start()
+    door.stop_daemon()
+    door.start_daemon()
     door.wait_ready(30)
 
 
@@ -298,22 +298,22 @@ def ahead_server(tmp_path: Path):
 
 def test_restart_reboot_and_an_online_server_without_a_trusted_clock(door_factory, ahead_server) -> None:
     door = door_factory()
-    door.pair(ahead_server)
+    door.pair_in_process(ahead_server)
     enrol(door, "f-alice")
-    door.start()
+    door.start_daemon()
     ready = door.wait_ready(30)
     assert ready["clock"]["trusted"] is False and ready["clock"]["reason"] == "before_bundle_issued"
     assert scan(door, "f-alice")["reason"] == "granted"  # applied in this run: timed from then
-    stop_daemon(door)
+    door.stop_daemon()
     point_at(door, "http://127.0.0.1:9")  # the server unreachable from now on (discard port)
 
-    door.start()  # a mere restart, same boot
+    door.start_daemon()  # a mere restart, same boot
     door.wait_ready(30)
     assert scan(door, "f-alice")["reason"] == "granted"
 
-    stop_daemon(door)
+    door.stop_daemon()
     rewrite_boot_id(door)  # a reboot: nothing known but the stored floor and issued_at
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     after_reboot = scan(door, "f-alice")
     assert after_reboot["reason"] == "boot_grace" and after_reboot["kind"] == "access_granted"
@@ -323,10 +323,10 @@ def test_restart_reboot_and_an_online_server_without_a_trusted_clock(door_factor
     assert scan(door, "f-alice")["reason"] == "boot_grace"
     assert len([e for e in journal(door) if e["detail"].get("alarm") == "boot_grace"]) == 1
 
-    stop_daemon(door)
+    door.stop_daemon()
     rewrite_boot_id(door)  # another reboot, and this time the server answers
     point_at(door, ahead_server.url)
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     door.wait_status(lambda s: s["clock"].get("fresh_mono") is not None
                      and s["clock"]["fresh_mono"] >= s["clock"]["boot_started_mono"], 20,

@@ -31,7 +31,8 @@ import pytest
 from tests.e2e.conftest import REPO, clean_env
 from doorward.sim.rig.processes import OutputLines
 from tests.support.daemon import module_identity, start_module, wait_until
-from tests.support.hub import ProcessJar, start_hub
+from doorward.sim.rig.hub import start_hub
+from doorward.sim.rig.processes import ProcessGroup
 from tests.support.kiosk import free_port
 from tests.support.server import running_server
 
@@ -80,8 +81,8 @@ def root() -> Iterator[Path]:
 
 
 @pytest.fixture
-def jar() -> Iterator[ProcessJar]:
-    jar = ProcessJar()
+def jar() -> Iterator[ProcessGroup]:
+    jar = ProcessGroup()
     yield jar
     jar.close()
 
@@ -113,23 +114,22 @@ def owner(path: Path) -> str:
     return f"{pwd.getpwuid(info.st_uid).pw_name} {stat.S_IMODE(info.st_mode):o}"
 
 
-def serve(jar: ProcessJar, root: Path, *args: str) -> tuple[subprocess.Popen, OutputLines]:
+def serve(jar: ProcessGroup, root: Path, *args: str) -> tuple[subprocess.Popen, OutputLines]:
     process = subprocess.Popen(as_user(root, *args), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, cwd=root, env=clean_env())
-    jar.helpers.append(process)
+    jar.adopt(process)
     return process, OutputLines(process.stdout)
 
 
-def simulated_module(jar: ProcessJar, root: Path, firmware_lines: tuple[str, ...]) -> Path:
+def simulated_module(jar: ProcessGroup, root: Path, firmware_lines: tuple[str, ...]) -> Path:
     """The hub at /run/hub.sock and the module on /dev/serial0, both inside DIR, and
     reachable by the service user as udev and the gpio group make them on a Pi."""
     (root / "run").mkdir(exist_ok=True)
-    hub = start_hub(root / "run", firmware_lines=firmware_lines)
-    jar.hubs.append(hub)
+    hub = start_hub(jar, root / "run", firmware_lines=firmware_lines)
     os.chown(hub.socket_path, pwd.getpwnam(USER).pw_uid, -1)
     directory = root / "dev"
     directory.mkdir(exist_ok=True)
-    link, _ = start_module(jar, directory, hub)
+    link, _ = start_module(jar, directory, hub.socket_path)
     node = os.path.realpath(link)  # the pty, as udev makes the UART: crw-rw---- root:dialout
     os.chown(node, 0, grp.getgrnam("dialout").gr_gid)
     os.chmod(node, 0o660)
@@ -157,7 +157,7 @@ def pair_as_root(root: Path, server, kind: str) -> None:  # noqa: ANN001
 
 
 def test_door_as_installed_passes_check_config_and_doctor(service_user: str, root: Path,
-                                                          wheel: Path, jar: ProcessJar,
+                                                          wheel: Path, jar: ProcessGroup,
                                                           tmp_path: Path) -> None:
     install(root, wheel, "door", "--relay-pin", "17")
     config = root / "etc/doorward/doorward.toml"
@@ -187,7 +187,7 @@ def test_door_as_installed_passes_check_config_and_doctor(service_user: str, roo
 
 
 def test_kiosk_as_installed_serves_its_page(service_user: str, root: Path, wheel: Path,
-                                            jar: ProcessJar, tmp_path: Path) -> None:
+                                            jar: ProcessGroup, tmp_path: Path) -> None:
     install(root, wheel, "kiosk")
     assert owner(root / "etc/doorward/doorward.toml") == "root 640"
     checked = run_as_user(root, "check-config")  # the kiosk's sections: the installed role
@@ -206,7 +206,7 @@ def test_kiosk_as_installed_serves_its_page(service_user: str, root: Path, wheel
 
 
 def test_server_as_installed_inits_and_answers_health(service_user: str, root: Path,
-                                                      wheel: Path, jar: ProcessJar) -> None:
+                                                      wheel: Path, jar: ProcessGroup) -> None:
     install(root, wheel, "server")
     config = root / "etc/doorward/server.toml"
     assert owner(config) == "root 640"

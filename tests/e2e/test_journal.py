@@ -34,13 +34,13 @@ def server(tmp_path: Path):
 
 
 def start(door: SimulatedDoor, online: bool = True) -> dict:
-    door.start()
+    door.start_daemon()
     return door.wait_status(lambda s: s["sync"].get("online") == online, 30,
                             "sync " + ("online" if online else "offline"))
 
 
 def stop(door: SimulatedDoor) -> None:
-    door.signal(signal.SIGTERM)
+    door.process.send_signal(signal.SIGTERM)
     assert door.process.wait(10) == 0
 
 
@@ -73,7 +73,7 @@ def alarms(server, door: SimulatedDoor, kind: str) -> list[dict]:  # noqa: ANN00
 
 def test_a_deleted_and_a_corrupted_record_stop_nothing(door_factory, server) -> None:  # noqa: F811
     door = door_factory()
-    door.pair(server)
+    door.pair_in_process(server)
     paired = load_credentials(door.credential)
     write_credentials(dataclasses.replace(paired, server_url=UNREACHABLE), door.credential)
     start(door, online=False)  # the server is out of reach: every record stays unacknowledged
@@ -106,7 +106,7 @@ def test_a_deleted_and_a_corrupted_record_stop_nothing(door_factory, server) -> 
 
 def test_a_wiped_journal_is_declared_and_later_events_arrive(door_factory, server) -> None:  # noqa: F811
     door = door_factory()
-    door.pair(server)
+    door.pair_in_process(server)
     start(door)
     door.wait_status(lambda s: s["sync"]["events_acknowledged"] > 0, 10, "events acknowledged")
     stop(door)
@@ -140,7 +140,7 @@ def test_one_forced_opening_and_one_housing_open_close_give_one_alarm_each(
     with door.config_path.open("a") as config:
         config.write(TAMPER_CONFIG)
     door.hub.control.drive(TAMPER, 0)  # the housing closed
-    door.pair(server)
+    door.pair_in_process(server)
     start(door)
     forced_opening(door)
     door.hub.control.drive(TAMPER, 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from doorward.server.clock import ManualClock
-from tests.support.daemon import CONTACT, door_factory, stop_daemon, wait_until  # noqa: F401
+from tests.support.daemon import CONTACT, door_factory, wait_until  # noqa: F401
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.serial_timing
@@ -29,9 +29,9 @@ def lines(text: str, pattern: str) -> list[str]:
 
 def test_the_journal_shows_each_decision_and_alarm_and_no_http_traffic(door_factory, site) -> None:  # noqa: F811
     door = door_factory(mode="strict")
-    door.pair(site)
+    door.pair_in_process(site)
     door.enrol("f-alice")
-    door.start(env={"JOURNAL_STREAM": "8:4242"})
+    door.start_daemon(env={"JOURNAL_STREAM": "8:4242"})
     door.wait_ready(30)
     label = f"Lab door \\({door.door_id}\\)"
     door.place("f-alice")
@@ -44,7 +44,7 @@ def test_the_journal_shows_each_decision_and_alarm_and_no_http_traffic(door_fact
     door.hub.control.drive(CONTACT, 1)
     wait_until(lambda: lines(door.log_text(), "alarm forced_open"), 5, "the alarm line")
     door.hub.control.drive(CONTACT, 0)
-    stop_daemon(door)
+    door.stop_daemon()
     text = door.log_text()
 
     granted = lines(text, "granted user=")

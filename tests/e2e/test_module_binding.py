@@ -18,7 +18,7 @@ from doorward.daemon.storage.module_record import BIND_REQUEST, MODULE_RECORD
 from doorward.drivers.r30x.sensor import R30xSensor
 from doorward.server.clock import ManualClock
 from tests.support.daemon import (
-    SimulatedDoor, door_factory, module_identity, stop_daemon, wait_until,  # noqa: F401 (fixture)
+    SimulatedDoor, door_factory, module_identity, wait_until,  # noqa: F401 (fixture)
 )
 from tests.support.server import running_server
 
@@ -48,14 +48,14 @@ def journal(door: SimulatedDoor) -> str:
 def test_a_fresh_module_found_at_start_gets_nothing_until_bind_module(
         door_factory, site) -> None:  # noqa: F811
     door = door_factory()
-    door.pair(site)
+    door.pair_in_process(site)
     door.enrol("f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
-    stop_daemon(door)
+    door.stop_daemon()
     # The Pi is off; someone swaps in a factory-fresh module of the same model and firmware.
     assert door.module({"factory_new": True})["ok"]
-    door.start()
+    door.start_daemon()
     held = door.wait_status(lambda s: s["reader"]["online"] and "unbound" in s["reader"]["detail"],
                             20, "the tamper hold")  # fmt: skip
     assert not held["reader"]["biometric_ready"]
@@ -91,14 +91,14 @@ def test_pairing_while_the_port_is_held_leaves_a_one_shot_request_for_the_restar
     assert "bind request" in paired.stdout and (door.state_dir / BIND_REQUEST).exists()
     assert door.module({"state": True})["password_set"] is False  # nothing bound yet
     door.enrol("f-alice")
-    door.start()
+    door.start_daemon()
     door.wait_ready(30)
     assert not (door.state_dir / BIND_REQUEST).exists()
     assert door.module({"state": True})["password_set"] is True
     assert scan(door, "f-alice")["reason"] == "granted"
-    stop_daemon(door)
+    door.stop_daemon()
     assert door.module({"factory_new": True})["ok"]  # a later swap: the request is gone
-    door.start()
+    door.start_daemon()
     door.wait_status(lambda s: s["reader"]["online"] and "unbound" in s["reader"]["detail"],
                      20, "the tamper hold")  # fmt: skip
     assert door.module({"state": True})["library"]["occupied"] == []

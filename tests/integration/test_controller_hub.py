@@ -18,10 +18,10 @@ from doorward.daemon.codec.policy import Policy
 from doorward.daemon.controller.clock import FakeClock
 from doorward.daemon.controller.sinks import MemoryAlarms, MemoryJournal
 from doorward.drivers.gpio import DoorHardware, open_gpio
-from tests.support.access import hit
+from doorward.sim.rig.access import hit
 from tests.support.hub import hub_factory, process_jar  # noqa: F401  (fixtures, by name)
 from tests.unit.test_controller import (
-    BUZZER, CONTACT, EXIT, POLICY, QUIET_INPUTS, RELAY, WALL, access_snapshot, hardware_config,
+    BUZZER, CONTACT, EXIT, POLICY, QUIET_INPUTS, RELAY, WALL, access_snapshot, wired_door,
 )
 
 pytestmark = pytest.mark.serial_timing
@@ -39,7 +39,7 @@ class DoorUnderTest:
         self.hub, self.closed = hub, False
         for pin, level in QUIET_INPUTS.items():
             hub.control.drive(pin, level)
-        config = hardware_config(int(DEBOUNCE_S * 1000), hub.socket_path)
+        config = wired_door(int(DEBOUNCE_S * 1000), hub.socket_path)
         self.hardware = DoorHardware(open_gpio(config.backend(), client="controller-test"),
                                      config.door_pins())
         self.journal, self.alarms = MemoryJournal(), MemoryAlarms()

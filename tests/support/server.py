@@ -1,6 +1,6 @@
 """Test helpers for the central server: a real server on loopback, an admin client, a test door.
 
-``running_server`` starts uvicorn on 127.0.0.1 port 0 in a thread (``doorward.server.api.embedded``, so
+``running_server`` (the harness's, ``doorward.sim.rig.embedded``) starts uvicorn on 127.0.0.1 port 0 in a thread (so
 the test can hand it a ``ManualClock``) and finds the bound port. ``TestDoor`` plays the door side with
 ``doorward.daemon.codec.bundle`` only: it pairs, polls bundles, verifies and opens them, posts hash-chained
 events and heartbeats. Nothing here talks to any address but 127.0.0.1.
@@ -9,70 +9,21 @@ events and heartbeats. Nothing here talks to any address but 127.0.0.1.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
-import uvicorn
 
+from doorward.sim.rig.embedded import (  # noqa: F401 (re-exported for the tests)
+    ADMIN_PASSWORD, RunningServer, make_config, running_server,
+)
 from doorward.sim.rig.processes import wait_until  # noqa: F401 (re-exported for the tests)
 from doorward.daemon.codec import bundle
-from doorward.server.api.app import create_app
-from doorward.server.domain.auth import create_admin
-from doorward.server.clock import ManualClock
-from doorward.server.config import AlarmSinks, ServerConfig
-from doorward.server.context import ServerContext
-from doorward.server.api.embedded import serve_in_thread
-from doorward.server.store.keys import ServerKeys, create_keys
 
-ADMIN_PASSWORD = "correct horse battery staple"
 R307 = "model=unknown;system_id=0x0009;capacity=1000"
 R503 = "model=R503;hw=1.2;fw=1.0;alg=1.0;template_bytes=1536;capacity=200"
-
-
-def make_config(tmp: Path, **changes: Any) -> ServerConfig:
-    alarms = changes.pop("alarms", AlarmSinks())
-    config = ServerConfig(database=tmp / "doorward.server.store.db", keys_dir=tmp / "keys", assume_synchronised=True,
-                          monitor_interval_s=0.1, rebuild_interval_s=0.1, alarms=alarms)
-    return config.with_changes(**changes)
-
-
-@dataclass
-class RunningServer:
-    url: str
-    config: ServerConfig
-    clock: ManualClock
-    keys: ServerKeys
-    ctx: ServerContext
-    server: uvicorn.Server
-    app: Any
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=40, trust_env=False)
-
-    def add_admin(self, name: str, role: str = "admin") -> httpx.Client:
-        with self.ctx.db.transaction() as conn:
-            create_admin(conn, self.ctx.passwords, name, role, ADMIN_PASSWORD, self.clock.now())
-        with self.client() as anonymous:
-            answer = anonymous.post("/api/v1/sessions", json={"name": name, "password": ADMIN_PASSWORD})
-        answer.raise_for_status()
-        return self.client(answer.json()["token"])
-
-
-@contextlib.contextmanager
-def running_server(tmp: Path, clock: Any = None, keys: ServerKeys | None = None,
-                   **config_changes: Any) -> Iterator[RunningServer]:
-    config = make_config(tmp, **config_changes)
-    keys = keys or create_keys(config.signing_key_path, config.data_key_path)
-    clock = clock or ManualClock()
-    app = create_app(config, clock, keys)
-    with serve_in_thread(app) as (url, server):
-        yield RunningServer(url, config, clock, keys, app.state.ctx, server, app)
 
 
 def iso(instant: float) -> str:

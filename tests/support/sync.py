@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from doorward.daemon.codec import bundle
 from doorward.daemon.codec.snapshot import Snapshot
-from tests.support.access import EXPIRES_AT, ISSUED_AT, MODULE, payload
+from doorward.sim.rig.access import EXPIRES_AT, ISSUED_AT, MODULE, payload
 
 DOOR = "door-1"
 SIGNING_SEED = bytes(range(100, 132))

@@ -17,7 +17,7 @@ from doorward.daemon.sync.apply import (
 from doorward.daemon.storage.cache import PermissionCache
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.errors import DoorwardError
-from tests.support.access import EXPIRES_AT, ISSUED_AT, MODULE, OTHER_MODULE
+from doorward.sim.rig.access import EXPIRES_AT, ISSUED_AT, MODULE, OTHER_MODULE
 from tests.support.sync import DOOR, door_snapshot, signed, signed_version, signing_key, trusted
 
 KEY = bytes(range(32))

@@ -16,7 +16,7 @@ from doorward.daemon.storage.cache import PermissionCache
 from doorward.daemon.controller.clock import FakeClock, TimeTrust
 from doorward.daemon.runtime.applier import BundleApplier, FreshnessConfirmer
 from doorward.daemon.sync.client import ApplyOutcome
-from tests.support.access import ISSUED_AT, MODULE
+from doorward.sim.rig.access import ISSUED_AT, MODULE
 from tests.support.sync import DOOR, signed_version, signing_key, trusted
 
 KEY = bytes(range(32))

@@ -20,7 +20,7 @@ from doorward.daemon.storage.cache_schema import SCHEMA
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.journal.store import EventJournal
 from doorward.daemon.library.slotmap import SlotMap, plan_slot_map
-from tests.support.access import MODULE
+from doorward.sim.rig.access import MODULE
 from tests.support.sync import door_key, door_snapshot, template_bytes
 
 KEY = bytes(range(32))

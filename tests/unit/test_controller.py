@@ -13,78 +13,20 @@ from doorward.daemon.controller.events import (
     ClockTrustChanged, FingerLifted, InputEdge, ModuleClaim, SnapshotApplied,
 )
 from doorward.daemon.door.types import LedPattern, TimerName
-from doorward.daemon.config.hardware import HardwareConfig, InputPin, OutputPin, RelayPin
 from doorward.daemon.codec.policy import Policy
 from doorward.daemon.controller.clock import FakeClock
 from doorward.daemon.controller.sinks import MemoryAlarms, MemoryJournal
 from doorward.daemon.door.timers import TimerHeap
 from doorward.drivers.gpio.door import DoorHardware
-from tests.support.access import ISSUED_AT, hit, snapshot, user
+from doorward.sim.pi.memory import (  # noqa: F401 (the wiring, for the tests that share this rig)
+    BUZZER, CONTACT, EXIT, FIRE, KEY, LED, QUIET_INPUTS, RELAY, TAMPER, TOUCH, MemoryGpio, wired_door,
+)
+from doorward.sim.rig.access import ISSUED_AT, hit, snapshot, user
 
-RELAY, CONTACT, EXIT, FIRE, KEY, TAMPER, TOUCH, LED, BUZZER = 17, 27, 22, 23, 24, 25, 5, 12, 13
 WALL = ISSUED_AT + 3600.0
 START = 1000.0
 POLICY = {"unlock_s": 0.3, "held_open_s": 0.6, "prealarm_s": 0.3}
 
-# Levels of a quiet door: contact closed, exit idle, fire loop intact, key off, housing shut.
-QUIET_INPUTS = {CONTACT: 0, EXIT: 1, FIRE: 0, KEY: 1, TAMPER: 0, TOUCH: 1}
-
-
-def hardware_config(debounce_ms: int = 50, hub_socket: str | None = None) -> HardwareConfig:
-    """The door of docs/wiring.md, every input and output fitted."""
-    return HardwareConfig(
-        gpio_backend="sim" if hub_socket else "rpi", hub_socket=hub_socket, hub_timeout_s=2.0,
-        debounce_ms=debounce_ms, lock_type="fail_secure", exit_without_rex_is_forced=True,
-        relay=RelayPin(RELAY, active_level=1),
-        door_contact=InputPin(CONTACT, "up", 1), exit_button=InputPin(EXIT, "up", 0),
-        fire_alarm=InputPin(FIRE, "up", 1), lockdown_key=InputPin(KEY, "up", 0),
-        tamper=InputPin(TAMPER, "up", 1), module_touch=InputPin(TOUCH, "up", 0),
-        status_led=OutputPin(LED, 1), buzzer=OutputPin(BUZZER, 1))
-
-
-class FakeGpio:
-    """The GPIO surface in memory: pins driven from outside, every level change recorded."""
-
-    def __init__(self, now) -> None:
-        self._now = now
-        self.levels: dict[int, int] = dict(QUIET_INPUTS)
-        self.history: dict[int, list[tuple[float, int]]] = {}
-        self.callbacks: dict[int, list] = {}
-        self.failing_pins: set[int] = set()
-
-    def setup_output(self, pin: int, initial_level: int) -> None:
-        self._record(pin, initial_level)
-
-    def setup_input(self, pin: int, pull: str) -> None:
-        self.levels.setdefault(pin, 1 if pull == "up" else 0)
-
-    def write(self, pin: int, level: int) -> None:
-        if pin in self.failing_pins:
-            raise OSError(f"pin {pin} write failed")
-        self._record(pin, level)
-
-    def read(self, pin: int) -> int:
-        return self.levels[pin]
-
-    def add_edge_callback(self, pin: int, callback) -> None:
-        self.callbacks.setdefault(pin, []).append(callback)
-
-    def drive(self, pin: int, level: int) -> None:
-        self.levels[pin] = level
-        for callback in self.callbacks.get(pin, ()):
-            callback(pin)
-
-    def cleanup(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def _record(self, pin: int, level: int) -> None:
-        timeline = self.history.setdefault(pin, [])
-        if not timeline or timeline[-1][1] != level:
-            timeline.append((self._now(), level))
-        self.levels[pin] = level
 
 
 class Rig:
@@ -92,9 +34,9 @@ class Rig:
                  with_snapshot: bool = True, lockdown: bool = False, ring=None,
                  **inputs: int) -> None:
         self.mono = START
-        self.gpio = FakeGpio(lambda: self.mono)
+        self.gpio = MemoryGpio(lambda: self.mono)
         self.gpio.levels.update({int(pin[1:]): level for pin, level in inputs.items()})
-        self.hardware = DoorHardware(self.gpio, hardware_config(debounce_ms).door_pins())
+        self.hardware = DoorHardware(self.gpio, wired_door(debounce_ms).door_pins())
         self.journal = journal or MemoryJournal(observe=self.hardware.relay_energised)
         self.alarms = MemoryAlarms(lambda: self.mono)
         self.clock = FakeClock(WALL)

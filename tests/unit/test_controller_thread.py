@@ -19,9 +19,9 @@ from doorward.daemon.codec.policy import Policy
 from doorward.daemon.controller.clock import FakeClock
 from doorward.daemon.controller.sinks import MemoryAlarms, MemoryJournal
 from doorward.drivers.gpio.door import DoorHardware
-from tests.support.access import hit
+from doorward.sim.rig.access import hit
 from tests.unit.test_controller import (
-    CONTACT, LED, POLICY, RELAY, WALL, FakeGpio, access_snapshot, hardware_config,
+    CONTACT, LED, POLICY, RELAY, WALL, MemoryGpio, access_snapshot, wired_door,
 )
 
 pytestmark = pytest.mark.serial_timing  # real threads; only stop() is timed
@@ -31,8 +31,8 @@ class Running:
     """A started controller over a fake GPIO, with its sinks."""
 
     def __init__(self, policy: dict | None = None) -> None:
-        self.gpio = FakeGpio(time.monotonic)
-        self.hardware = DoorHardware(self.gpio, hardware_config(debounce_ms=20).door_pins())
+        self.gpio = MemoryGpio(time.monotonic)
+        self.hardware = DoorHardware(self.gpio, wired_door(debounce_ms=20).door_pins())
         self.journal = MemoryJournal()
         self.alarms = MemoryAlarms()
         self.controller = Controller(
@@ -120,8 +120,8 @@ def test_status_counts_the_queue_and_post_refuses_unknown_events(running):
 
 
 def test_a_failure_during_start_leaves_the_relay_safe_and_is_raised(monkeypatch):
-    gpio = FakeGpio(time.monotonic)
-    hardware = DoorHardware(gpio, hardware_config().door_pins())
+    gpio = MemoryGpio(time.monotonic)
+    hardware = DoorHardware(gpio, wired_door().door_pins())
     controller = Controller(hardware, journal=MemoryJournal(), alarms=MemoryAlarms(),
                             clock=FakeClock(WALL), default_policy=Policy())
 

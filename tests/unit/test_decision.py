@@ -15,7 +15,7 @@ from doorward.daemon.codec.alarms import Alarm, AlarmKind
 from doorward.daemon.access.state import finger_lifted, snapshot_applied
 from doorward.daemon.codec.policy import LockoutPolicy
 from doorward.daemon.codec.snapshot import Snapshot
-from tests.support.access import (
+from doorward.sim.rig.access import (
     OTHER_MODULE, ZONE, finger, hit, local, snapshot, user,
 )
 

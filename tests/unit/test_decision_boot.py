@@ -14,7 +14,7 @@ from doorward.daemon.access.decision import DecisionState, Reason, decide
 from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.access.state import BootKnowledge, knowledge_restored, snapshot_confirmed
 from doorward.daemon.codec.snapshot import Snapshot
-from tests.support.access import finger, hit, snapshot, user
+from doorward.sim.rig.access import finger, hit, snapshot, user
 
 PEOPLE = (
     user("u-staff", finger("f-staff")),

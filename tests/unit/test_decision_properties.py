@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from doorward.daemon.access.claim import Claim, ClaimKind, SlotState
 from doorward.daemon.access.decision import DecisionState, Feedback, Reason, decide
 from doorward.daemon.codec.snapshot import Snapshot
-from tests.support.access import (
+from doorward.sim.rig.access import (
     HOLIDAY_MORNINGS, ISSUED_AT, MODULE, OFFICE, OTHER_MODULE, ZONE, finger, payload,
 )
 

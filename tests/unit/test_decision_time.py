@@ -12,7 +12,7 @@ from doorward.daemon.access.decision import Decision, DecisionState, Feedback, R
 from doorward.daemon.codec.alarms import AlarmKind
 from doorward.daemon.access.state import snapshot_applied
 from doorward.daemon.codec.snapshot import Snapshot
-from tests.support.access import finger, hit, local, snapshot, user, utc
+from doorward.sim.rig.access import finger, hit, local, snapshot, user, utc
 
 PEOPLE = (
     user("u-staff", finger("f-staff"), finger("f-staff-duress", duress=True)),

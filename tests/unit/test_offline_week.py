@@ -34,7 +34,7 @@ from doorward.daemon.sync.client import SyncClient
 from doorward.drivers.gpio.door import DoorHardware
 from doorward.server.clock import ManualClock
 from tests.support.server import R307, enrol, running_server, wait_until
-from tests.unit.test_controller import RELAY, FakeGpio, hardware_config
+from tests.unit.test_controller import RELAY, MemoryGpio, wired_door
 
 SITE_TZ = ZoneInfo("Europe/Berlin")
 START = dt.datetime(2026, 10, 21, tzinfo=dt.timezone.utc).timestamp()  # a Wednesday
@@ -101,7 +101,7 @@ def fetch_and_apply(server, credentials, cache: PermissionCache):  # noqa: ANN00
 
 
 def live_week(core: ControllerCore, adapter: JournalAdapter, wall: ManualWallClock,
-              gpio: FakeGpio, pages: dict[str, tuple[int, str]]) -> list[tuple[float, str]]:
+              gpio: MemoryGpio, pages: dict[str, tuple[int, str]]) -> list[tuple[float, str]]:
     scans = []
     for step in range(7 * 24 * 3600 // STEP_S):
         for person, (page, finger_id) in pages.items():
@@ -128,8 +128,8 @@ def test_a_week_offline_decides_by_the_rules_and_every_event_arrives_once(tmp_pa
     journal = EventJournal(tmp_path / "journal.db", credentials.device_id)
     wall = FakeClock(START)
     adapter = JournalAdapter(journal, wall)
-    gpio = FakeGpio(lambda: adapter.mono)
-    core = ControllerCore(DoorHardware(gpio, hardware_config().door_pins()), adapter, MemoryAlarms(lambda: 0.0),
+    gpio = MemoryGpio(lambda: adapter.mono)
+    core = ControllerCore(DoorHardware(gpio, wired_door().door_pins()), adapter, MemoryAlarms(lambda: 0.0),
                           wall, Policy(), snapshot, lambda: adapter.mono)  # fmt: skip
     core.begin(0.0)
     fingers = site["fingers"]

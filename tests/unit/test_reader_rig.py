@@ -8,7 +8,6 @@ templates are sealed to a fresh door key.
 
 from __future__ import annotations
 
-import functools
 import queue
 import time
 from typing import Any
@@ -20,34 +19,14 @@ from doorward.daemon.codec.bundle import generate_door_keys, seal_template, temp
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.library.slotmap import Slot, SlotMap
 from doorward.daemon.codec.snapshot import Snapshot
-from doorward.drivers.r30x.results import Features, Image
 from doorward.drivers.r30x.sensor import R30xSensor
 from doorward.sim.module.link import MemoryLink
 from doorward.sim.module.r30x import SimulatedR30x
-from tests.support import access as ab
+from doorward.sim.module.templates import enrolled_template, sim_finger  # noqa: F401 (re-exported)
+from doorward.sim.rig import access as ab
 
 TIMEOUT_S = 0.2
 DOOR_ID = "door-1"
-
-
-def sim_finger(finger_id: str) -> str:
-    """The virtual finger behind a finger id: "f-alice" -> "alice/right-index"."""
-    return f"{finger_id.removeprefix('f-')}/right-index"
-
-
-@functools.lru_cache(maxsize=None)
-def enrolled_template(model: str, finger_id: str, firmware: str | None = None) -> bytes:
-    """Enrol a virtual finger on a scratch module and upload its template."""
-    module = SimulatedR30x(model, firmware=firmware, seed=11)
-    with MemoryLink(module) as link:
-        sensor = R30xSensor(link.host, timeout_s=TIMEOUT_S)
-        sensor.open()
-        module.place(sim_finger(finger_id))
-        for buffer_id in (1, 2):
-            assert sensor.gen_img() is Image.TAKEN
-            assert sensor.img2tz(buffer_id) is Features.OK
-        assert sensor.reg_model()
-        return sensor.up_char(1)
 
 
 def templates_of(model: str, *finger_ids: str) -> dict[str, bytes]:

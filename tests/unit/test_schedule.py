@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from doorward.daemon.codec.schedule import Period, Schedule, Verdict, first_instant_reading, schedule_verdict
-from tests.support.access import local, utc
+from doorward.sim.rig.access import local, utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NO_HOLIDAYS: frozenset[dt.date] = frozenset()

@@ -7,7 +7,7 @@ import pytest
 from doorward.daemon.access.claim import SlotState
 from doorward.daemon.library.slotmap import Slot, SlotMap, plan_slot_map
 from doorward.daemon.codec.snapshot import Snapshot
-from tests.support.access import MODULE, OTHER_MODULE, finger, payload, sha, user
+from doorward.sim.rig.access import MODULE, OTHER_MODULE, finger, payload, sha, user
 
 ACTIVE, LOAD, DELETE = SlotState.ACTIVE, SlotState.PENDING_LOAD, SlotState.PENDING_DELETE
 

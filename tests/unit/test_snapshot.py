@@ -10,7 +10,7 @@ import pytest
 
 from doorward.daemon.codec.policy import OfflinePolicy, Policy
 from doorward.daemon.codec.snapshot import Finger, Grant, Snapshot, SnapshotError, User, Zone
-from tests.support.access import MODULE, ZONE, finger, payload, sha, snapshot, user
+from doorward.sim.rig.access import MODULE, ZONE, finger, payload, sha, snapshot, user
 
 
 def full_payload() -> dict:

@@ -1,4 +1,5 @@
-"""Builders for the access-logic tests: snapshot payloads, claims and instants.
+"""Builders of access snapshots, claims and instants, for the access-logic tests and the
+benchmarks: snapshot payloads, claims and site-local times.
 
 Every builder returns plain payload dicts or frozen objects, so a test states only what it
 changes. Times: ``local(...)`` turns a site-local wall-clock reading into epoch seconds.
