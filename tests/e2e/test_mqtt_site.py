@@ -56,7 +56,7 @@ def alarms_of(subscriber: Subscriber, door_id: str, kind: str) -> list[int]:
             if m.json()["kind"] == kind]
 
 
-def forced_open(door) -> None:  # noqa: ANN001 - DemoDoor
+def forced_open(door) -> None:  # noqa: ANN001 - a SimulatedDoor
     door.wait_locked()
     door.open_contact()
     time.sleep(0.3)  # the contact's debounce, then closed again (the alarm is already raised)

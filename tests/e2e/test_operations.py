@@ -33,7 +33,7 @@ def site(built_site: DemoSite) -> DemoSite:
     return built_site
 
 
-def server_sees_in_sync(site: DemoSite, door) -> bool:  # noqa: ANN001 - DemoDoor
+def server_sees_in_sync(site: DemoSite, door) -> bool:  # noqa: ANN001 - a SimulatedDoor
     record = site.door_record(door)
     return record["online"] and record["reconciled_version"] == record["bundle_version"]
 
@@ -42,7 +42,7 @@ def finger(person: str) -> str:
     return PEOPLE[person][1]
 
 
-def wait_locked_then_scan(door, who: str) -> dict:  # noqa: ANN001 - DemoDoor
+def wait_locked_then_scan(door, who: str) -> dict:  # noqa: ANN001 - a SimulatedDoor
     door.wait_locked()
     return door.scan(who)
 

@@ -83,6 +83,9 @@ def test_the_wheel_holds_one_package_every_module_and_the_run_time_files(wheel: 
     modules = {f"doorward/{path.relative_to(ROOT)}" for folder in SOURCE_FOLDERS
                for path in (ROOT / folder).rglob("*.py")}
     assert sorted(modules - set(names)) == []
+    # and nothing the source no longer has: a wheel built in the checkout's own build/ ships
+    # every module deleted since that directory was made
+    assert sorted({name for name in names if name.endswith(".py")} - modules) == []
     assert sorted(set(RUN_TIME_FILES) - set(names)) == []
     assert not [name for name in names if name.startswith("doorward/tests")]
 
