@@ -72,3 +72,20 @@ def test_journal_check_reads_a_copy_and_verifies_the_chain(tmp_path: Path) -> No
 def test_journal_check_fails_on_a_damaged_file(tmp_path: Path) -> None:
     (tmp_path / "journal.db").write_bytes(b"not a database" * 100)
     assert journal_check(context(tmp_path)).status is Status.FAIL
+
+
+def test_journal_check_names_a_deleted_and_an_unreadable_record_and_keeps_the_file(
+        tmp_path: Path) -> None:  # fmt: skip
+    journal = EventJournal(tmp_path / "journal.db", "door-1")
+    append(journal, 6)
+    journal.close()
+    conn = sqlite3.connect(tmp_path / "journal.db")
+    conn.execute("DELETE FROM events WHERE seq = 3")
+    conn.execute("UPDATE events SET record = 'not json {' WHERE seq = 5")
+    conn.commit()
+    conn.close()
+    result = journal_check(context(tmp_path))
+    assert result.status is Status.FAIL
+    assert "record 3 missing" in result.detail and "record 5 unreadable" in result.detail
+    assert "aside" not in result.fix.replace("sets an unreadable journal aside itself", "")
+    assert "security" in result.fix

@@ -6,12 +6,16 @@
   impersonating the server).
 - **journal health**: reads a *copy* of the journal (with its WAL), because opening the live
   file as root would create WAL files the service user could not write; checks SQLite's
-  integrity, that the stored records form one gap-free hash chain, and the upload backlog.
+  integrity, then reads the records as the uploader does (``doorward.daemon.journal.loss``):
+  a missing or unreadable record is named by its seq (a loss the journal has already declared
+  is only mentioned), a record that does not match its own hash or its predecessor's is a
+  broken chain, and the upload backlog is reported. Its advice never moves the file: the
+  daemon sets an unreadable journal aside itself and declares what was lost, and the file
+  is evidence.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import tempfile
@@ -19,9 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from doorward.daemon.codec.bundle import Event, verify_chain
+from doorward.daemon.codec.bundle import Event
 from doorward.daemon.commands.doctor.system import DoctorContext
 from doorward.daemon.commands.doctor.probe import CheckResult, fail, ok, warn
+from doorward.daemon.journal.loss import LostRange, read_rows
 from doorward.daemon.sync.http import ServerConnection, SyncError
 from doorward.daemon.sync.pairing import normalise_fingerprint
 
@@ -80,36 +85,65 @@ def journal_check(context: DoctorContext) -> CheckResult:
         try:
             return _inspect(copy, path)
         except sqlite3.Error as error:
-            return fail(JOURNAL_CHECK, f"{path}: {error}",
-                        "stop the daemon, keep a copy of the file for security, then move it "
-                        "aside: the daemon starts a new journal")  # fmt: skip
+            return fail(JOURNAL_CHECK, f"{path}: {error}", KEEP_THE_FILE)
+
+
+# Never "move it aside": that loses every record not yet uploaded.
+KEEP_THE_FILE = ("keep the file (a copy for security) and restart the daemon: it sets an unreadable "
+                 "journal aside itself, never deletes it, and declares the loss to the server")
+REPORT = ("report it to security (the journal was edited or damaged); leave the daemon running: "
+          "it declares the loss in its own chain and the server raises a journal_loss alarm")
 
 
 def _inspect(copy: Path, original: Path) -> CheckResult:
     conn = sqlite3.connect(copy)
     try:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        records = [json.loads(row[0]) for row in conn.execute("SELECT record FROM events ORDER BY seq")]
-        acked = conn.execute("SELECT acked_seq FROM meta WHERE id = 1").fetchone()[0]
+        journal_id, door_id, acked = conn.execute(
+            "SELECT journal_id, door_id, acked_seq FROM meta WHERE id = 1").fetchone()
+        rows = conn.execute("SELECT seq, record FROM events ORDER BY seq").fetchall()
+        declared = _declared(conn, journal_id)
     finally:
         conn.close()
     if integrity != "ok":
-        return fail(JOURNAL_CHECK, f"{original}: integrity check says {integrity}",
-                    "stop the daemon, keep a copy for security, move the file aside")
-    return _chain_result(original, [Event.from_dict(r) for r in records], acked)
+        return fail(JOURNAL_CHECK, f"{original}: integrity check says {integrity}", KEEP_THE_FILE)
+    if not rows:
+        return ok(JOURNAL_CHECK, f"{original}: empty")
+    read = read_rows(rows, rows[0][0] - 1, journal_id, door_id)
+    undeclared = [hole for hole in read.holes
+                  if not any(d.covers(hole.from_seq) and d.covers(hole.to_seq) for d in declared)]
+    if undeclared:
+        return fail(JOURNAL_CHECK, f"{original}: " + "; ".join(
+            f"{_seqs(h.from_seq, h.to_seq)} {h.reason}" for h in undeclared), REPORT)
+    return _chain_result(original, read.events, read.self_hash_broken, acked, len(read.holes))
 
 
-def _chain_result(original: Path, events: list[Event], acked: int) -> CheckResult:
+def _declared(conn: sqlite3.Connection, journal_id: str) -> list[LostRange]:
+    """The losses this journal has already declared in its own chain."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'losses'").fetchone() is None:
+        return []
+    return [LostRange(journal_id, start, end, reason) for start, end, reason in conn.execute(
+        "SELECT from_seq, to_seq, reason FROM losses WHERE journal_id = ?", (journal_id,))]
+
+
+def _seqs(start: int, end: int | None) -> str:
+    return f"record {start}" if end == start else f"records {start}..{'the end' if end is None else end}"
+
+
+def _chain_result(original: Path, events: list[Event], self_broken: list[int], acked: int,
+                  declared_holes: int) -> CheckResult:
     if not events:
         return ok(JOURNAL_CHECK, f"{original}: empty")
-    broken = verify_chain(events, events[0].prev_hash)
-    gaps = [b.seq for a, b in zip(events, events[1:]) if b.seq != a.seq + 1]
-    if broken is not None or gaps:
-        at = events[broken].seq if broken is not None else gaps[0]
-        return fail(JOURNAL_CHECK, f"{original}: the hash chain breaks at seq {at}",
-                    "report it to security: the journal was edited or damaged")  # fmt: skip
+    # each record must hash to itself and follow its predecessor; across a declared hole the
+    # link is missing by definition
+    broken = list(self_broken) + [b.seq for a, b in zip(events, events[1:])
+                                  if b.seq == a.seq + 1 and b.prev_hash != a.hash]
+    if broken:
+        return fail(JOURNAL_CHECK, f"{original}: the hash chain breaks at seq {min(broken)}", REPORT)
     backlog = events[-1].seq - acked
     detail = f"{original.name}: {len(events)} records, chain intact, {backlog} not yet uploaded"
+    if declared_holes:
+        detail += f" ({declared_holes} lost range(s) already declared to the server)"
     if backlog > BACKLOG_WARN:
         return warn(JOURNAL_CHECK, detail, "check `doorward status`: the server has not "
                     "acknowledged events for a while (network or server down)")  # fmt: skip
