@@ -221,7 +221,9 @@ class SyncClient:
     def _run(self, step: Callable[[ServerConnection], float], wake: threading.Event) -> None:
         """Run ``step`` until stopped; it returns how long to wait before the next step."""
         backoff = Backoff(self._backoff_initial_s)
-        connection = self._connection()
+        connection = self._connect(backoff)
+        if connection is None:
+            return  # stopped before a connection could be made
         try:
             while not self._stop.is_set():
                 wait_s = self._attempt(step, connection, backoff)
@@ -231,6 +233,17 @@ class SyncClient:
                     wake.clear()
         finally:
             connection.close()
+
+    def _connect(self, backoff: Backoff) -> ServerConnection | None:
+        """The loop's connection; a configuration that cannot make one (an unusable CA file)
+        is reported like any failure and tried again, never the end of the loop."""
+        while not self._stop.is_set():
+            try:
+                return self._connection()
+            except SyncError as error:
+                self._failed(error)
+                self._stop.wait(backoff.next_s())
+        return None
 
     def _attempt(self, step: Callable[[ServerConnection], float], connection: ServerConnection,
                  backoff: Backoff) -> float | None:

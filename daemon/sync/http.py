@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ class SyncError(DoorwardError):
 
 class ServerUnreachable(SyncError, ConnectionError):
     pass
+
+
+class CaBundleError(SyncError):
+    """``[server] ca_file`` cannot be used (missing, unreadable, not PEM certificates)."""
 
 
 class RequestTimedOut(SyncError, TimeoutError):
@@ -150,7 +155,7 @@ class _DeadlineBackend(httpcore.SyncBackend):
 class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport with every socket operation bounded by the request deadline."""
 
-    def __init__(self, verify: str | bool, deadline: _Deadline) -> None:
+    def __init__(self, verify: ssl.SSLContext | bool, deadline: _Deadline) -> None:
         super().__init__(verify=verify, trust_env=False, retries=0)
         self.backend = _DeadlineBackend(deadline)
         # httpx exposes no network backend option; its pool is rebuilt with the same SSL
@@ -178,7 +183,13 @@ class ServerConnection:
         self.max_response_bytes = max_response_bytes
         self._deadline = _Deadline()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._transport = _DeadlineTransport(ca_file or True, self._deadline)
+        try:  # our own context: httpx's verify=<path> is deprecated
+            verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            raise CaBundleError(f"the CA file {ca_file} cannot be used ({error}): put the "
+                                "server's CA certificate there in PEM form, or leave "
+                                "[server] ca_file out to use the system's store") from None
+        self._transport = _DeadlineTransport(verify, self._deadline)
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=headers,

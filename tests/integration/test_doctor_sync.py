@@ -89,3 +89,15 @@ def test_journal_check_names_a_deleted_and_an_unreadable_record_and_keeps_the_fi
     assert "record 3 missing" in result.detail and "record 5 unreadable" in result.detail
     assert "aside" not in result.fix.replace("sets an unreadable journal aside itself", "")
     assert "security" in result.fix
+
+
+def test_server_check_uses_the_configured_ca_file(tmp_path: Path) -> None:
+    """The check talks to the server as the daemon does: with ``[server] ca_file`` (it used
+    the system's store, so a door on a private CA showed as unreachable while it synced)."""
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with running_server(tmp_path) as server:
+        credentials = paired(server)
+        checked = dataclasses.replace(context(tmp_path), ca_file=str(bad))
+        result = server_check(lambda c: credentials)(checked)
+    assert result.status is Status.WARN and "ca.pem cannot be used" in result.detail

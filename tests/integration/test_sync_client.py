@@ -16,6 +16,7 @@ from doorward.daemon.journal.upload import Stamp, UploadFeed
 from doorward.daemon.config.module import ServerConfig
 from doorward.daemon.sync.pairing import PairingError, PairingRequest, binding_token_for, pair
 from doorward.daemon.sync.client import Backoff, SyncClient
+from doorward.daemon.sync.http import CaBundleError, ServerConnection
 from tests.support.server import R307, enrol, running_server, wait_until
 
 _journal_dirs = itertools.count()
@@ -223,3 +224,27 @@ def test_a_server_restored_from_a_backup_gets_the_lost_events_again_and_no_rollb
         stored = auditor.get("/api/v1/events", params={"device_id": credentials.device_id}).json()
     assert sorted(e["seq"] for e in stored) == [1, 2, 3, 4]  # the lost ones sent again, once
     assert all(a.version < b.version for a, b in zip(applied, applied[1:]))  # never backwards
+
+
+def test_an_unusable_ca_file_is_one_named_error_and_the_loops_keep_trying(site, tmp_path) -> None:
+    """A CA file that is not PEM used to raise an ssl error out of the loop's first line: the
+    loop thread died, and the watchdog restarted the daemon over and over."""
+    server, admin, site_id, zone_id = site
+    _, code = new_door(admin, site_id, zone_id)
+    credentials = pair(request(server, code))
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(CaBundleError, match=r"the CA file .*ca\.pem cannot be used"):
+        ServerConnection(server.url, ca_file=str(bad))
+    client = sync_client(credentials, DoorJournal(tmp_path, credentials.device_id), [],
+                         ca_file=str(bad))
+    client.start()
+    try:
+        wait_until(lambda: len(client.status().failing) == 3, timeout_s=5)
+        assert all("ca.pem cannot be used" in text for _, text in client.status().failing)
+        failures = len(client.status().failing)
+        time.sleep(0.5)  # a second round of attempts: the loops are alive and backing off
+        assert len(client.status().failing) == failures
+        assert client.problems(time.monotonic()) == []  # no loop died (the watchdog's view)
+    finally:
+        client.stop()

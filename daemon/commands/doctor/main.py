@@ -58,6 +58,7 @@ def _apply_config(context: DoctorContext, config: Any) -> None:
         context.state_dir = str(storage.state_dir)
     plain = [server.credential] if server is not None else []
     context.credential_paths = (CREDSTORE_PATH, *plain)
+    context.ca_file = server.ca_file if server is not None else None
 
 
 def run_doctor(context: DoctorContext, first: CheckResult, *, click: bool = False,

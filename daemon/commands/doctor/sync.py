@@ -43,14 +43,14 @@ def server_check(find_credentials: Callable[[DoctorContext], Any]) -> Callable[[
         if credentials is None:
             return warn(SERVER_CHECK, "the door is not paired (no credential)",
                         "doorward pair --server URL --code CODE --fingerprint FP")  # fmt: skip
-        return _compare_keys(credentials)
+        return _compare_keys(credentials, context.ca_file)
 
     return check
 
 
-def _compare_keys(credentials: Any) -> CheckResult:
-    try:
-        connection = ServerConnection(credentials.server_url, deadline_s=5.0)
+def _compare_keys(credentials: Any, ca_file: str | None) -> CheckResult:
+    try:  # the CA the daemon uses: a door on a private CA is reachable, not "unreachable"
+        connection = ServerConnection(credentials.server_url, ca_file=ca_file, deadline_s=5.0)
         try:
             health = connection.call_json("GET", "/api/v1/health")
         finally:

@@ -39,6 +39,7 @@ class DoctorContext:
     state_dir: str = "/var/lib/doorward"
     credential_paths: tuple[str, ...] = CREDENTIAL_PATHS
     assume_synchronised: bool = False  # [clock]: the daemon trusts the clock whatever it is
+    ca_file: str | None = None  # [server] ca_file: a private CA the door's sync uses too
     plugins: Any = None  # doctor_hardware.Plugins: module, GPIO, pairing, sync, journal, clock
     notes: dict[str, Any] = field(default_factory=dict)  # results later checks build on
 
