@@ -9,6 +9,7 @@ typed cover a good command, each kind of malformed one, a grant, a denial, ``sta
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,9 +47,13 @@ def test_the_interactive_demo_answers_every_line_readably() -> None:
     assert status[0].startswith("Lobby door: ") and status[1].startswith("Tent door: ")
     assert "module reconciled" in status[0] and "(issued " in status[0]
     assert "last decision: GRANTED, may enter [granted]" in status[0]
-    assert status[2] == "latest alarms:" and status[3].startswith("  #1 duress from Lobby door")
+    # The kiosk station runs only while it enrols: on a slow machine its door_offline alarm
+    # can come before the duress one, so the order of the lists is not asserted.
+    assert status[2] == "latest alarms:"
+    assert any(re.match(r"  #\d+ duress from Lobby door", line) for line in status[3:]), status
     alarms = answers[8].splitlines()
-    assert alarms[0].startswith("#1 duress from Lobby door: a duress finger was used")
+    assert any(re.match(r"#\d+ duress from Lobby door: a duress finger was used", line)
+               for line in alarms), alarms
     # The day's one forced opening is one alarm; others (the kiosk station, which runs only
     # while it enrols, going quiet) may be listed beside it in any order.
     forced = [line for line in alarms if " forced " in line]
