@@ -10,17 +10,14 @@ clock would extend every door's bundle on a wrong time base).
 from __future__ import annotations
 
 import ipaddress
-import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from doorward.daemon.codec.bundle import DoorwardError
+from doorward.daemon.relocation import relocated_path
 from doorward.server.integrations.webhooks import WEBHOOK_FORMATS
-
-
-RELOCATION_ENV = "DOORWARD_TEST_ROOT"  # never set in production
 
 
 class ServerConfigError(DoorwardError, ValueError):
@@ -165,7 +162,7 @@ def config_from_mapping(document: dict[str, Any], base: Path, source: str = "con
     for name in ("database", "keys_dir"):
         if name not in values:
             raise ServerConfigError(f"{source}: server.{name}: missing")
-        values[name] = _relocated((base / values[name]).resolve())
+        values[name] = relocated_path((base / values[name]).resolve())
     for table, (section, keys) in _SECTIONS.items():
         read = _read_table(document.get(table, {}), table,
                            {key: (key, kind) for key, kind in keys.items()}, source)
@@ -173,13 +170,6 @@ def config_from_mapping(document: dict[str, Any], base: Path, source: str = "con
     config = ServerConfig(**values)
     _check(config, source)
     return config
-
-
-def _relocated(path: Path) -> Path:
-    """Tests only: under ``$DOORWARD_TEST_ROOT`` when set (daemon/config/relocation.py says
-    why; the server may not import the door's config package, so the rule is repeated)."""
-    root = os.environ.get(RELOCATION_ENV)
-    return Path(root, *path.parts[1:]) if root and path.is_absolute() else path
 
 
 def _read_table(table: Any, name: str, keys: dict[str, tuple[str, type]], source: str) -> dict:

@@ -2,8 +2,8 @@
 the door's permission cache and the door's event journal. One mechanism for all three.
 
 Owns ``Migration`` (a number, a name, its SQL and an optional step after the SQL),
-``check_sequence`` (numbers run 1, 2, 3 ... with no gap or repeat), ``schema_version``,
-``is_newer`` and ``migrate``, which applies every migration above the file's version, each in
+``check_sequence`` (numbers run 1, 2, 3 ... with no gap or repeat), ``latest``,
+``schema_version``, ``statements`` and ``migrate``, which applies every migration above the file's version, each in
 its own ``BEGIN IMMEDIATE`` transaction together with the new version number, so a crash
 leaves the file at the last whole migration and a second process waits instead of applying
 the same migration twice.
@@ -47,11 +47,6 @@ def latest(migrations: Sequence[Migration]) -> int:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def is_newer(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> bool:
-    """The file was written by a release that knows more migrations than this one."""
-    return schema_version(conn) > latest(migrations)
 
 
 def statements(sql: str) -> list[str]:

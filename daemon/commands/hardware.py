@@ -22,7 +22,7 @@ from pathlib import Path
 from doorward.daemon.config.loader import (
     CONFIG_PATH_ENV, SECTIONS, default_config_path, load_config,
 )  # fmt: skip
-from doorward.daemon.config.relocation import relocated_path
+from doorward.daemon.relocation import relocated_path
 from doorward.daemon.errors import ConfigError
 from doorward.daemon.config.hardware import HardwareConfig
 

@@ -25,7 +25,7 @@ from doorward.daemon.codec.policy import Policy
 from doorward.daemon.config.policy import read_policy
 from doorward.daemon.config.daemon import DaemonConfig, read_daemon
 from doorward.daemon.config.storage import StorageConfig, read_storage
-from doorward.daemon.config.relocation import RELOCATION_ENV, relocated, relocated_path
+from doorward.daemon.relocation import RELOCATION_ENV, relocated, relocated_path
 
 DEFAULT_CONFIG_PATH = Path("/etc/doorward/doorward.toml")
 CONFIG_PATH_ENV = "DOORWARD_CONFIG"

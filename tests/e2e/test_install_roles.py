@@ -2,7 +2,7 @@
 checkout, then the installed ``DIR/opt/doorward/venv/bin/doorward`` run as the service user
 against the installed configuration (issue 14).
 
-``DOORWARD_TEST_ROOT=DIR`` (daemon/config/relocation.py; production never sets it) moves
+``DOORWARD_TEST_ROOT=DIR`` (daemon/relocation.py; production never sets it) moves
 the configuration's absolute paths under ``DIR``, so the files are the installer's own. Each
 command runs through ``runuser -u doorward``, and prints ``id -un`` first: the proof that the
 service user, not root, read the 0640 configuration and wrote the 0700 state.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from doorward.daemon.codec.migrations import (
-    Migration, check_sequence, is_newer, migrate, schema_version, statements,
+    Migration, check_sequence, latest, migrate, schema_version, statements,
 )
 from doorward.daemon.journal.file import schema as journal_schema
 from doorward.daemon.storage.cache_schema import SCHEMA as CACHE_SCHEMA
@@ -85,7 +85,7 @@ def test_a_newer_file_is_recognised_and_left_alone(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db")
     migrate(conn, STEPS)
     conn.execute("PRAGMA user_version = 9")
-    assert is_newer(conn, STEPS)
+    assert schema_version(conn) > latest(STEPS)
     assert migrate(conn, STEPS) == 9
 
 

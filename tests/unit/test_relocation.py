@@ -1,5 +1,5 @@
 """``DOORWARD_TEST_ROOT``: the role tests' relocation of a configuration's absolute paths
-(daemon/config/relocation.py), for the door's and the server's configurations alike; unset,
+(daemon/relocation.py), for the door's and the server's configurations alike; unset,
 nothing moves."""
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 The role tests install into ``DIR`` with ``install.sh --root DIR`` and run the installed
 ``doorward`` against the installed configuration unchanged: ``/var/lib/doorward`` there is
 ``DIR/var/lib/doorward``. Production never sets the variable, and a relative path (relative
-to the configuration file) is left as it is. The server reads the same variable
-(``server/config.py``). Imports no IO library.
+to the configuration file) is left as it is. The door's configuration and the server's both use
+it, so it is a room of its own that imports nothing of doorward.
 """
 
 from __future__ import annotations
